@@ -1,0 +1,3 @@
+from amssim.cli import main
+
+raise SystemExit(main())

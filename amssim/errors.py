@@ -1,0 +1,51 @@
+"""Typed errors. Library code raises these; only :mod:`amssim.cli` prints and exits.
+
+Exit codes used by the CLI: 2 for :class:`AmssimError` subclasses that mean bad
+input (every class here except :class:`RunFailure`), 1 for :class:`RunFailure`.
+"""
+
+from __future__ import annotations
+
+
+class AmssimError(Exception):
+    """Base class of every error amssim raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(AmssimError, ValueError):
+    """A configuration value, device model key or format name is invalid."""
+
+
+class DeviceError(ConfigError):
+    """A device model file is malformed (names the file and key)."""
+
+
+class FormatError(ConfigError):
+    """A number-format name or spec is malformed or unknown."""
+
+
+class TraceError(AmssimError, ValueError):
+    """A trace directory, manifest, tensor or importer input is invalid."""
+
+
+class CalibrationError(AmssimError, ValueError):
+    """Lab data given to calibration is malformed."""
+
+
+class StoreError(AmssimError, ValueError):
+    """A sweep result store is unreadable, corrupt or foreign."""
+
+
+class SearchError(AmssimError, ValueError):
+    """A configuration search space or target is invalid or unreachable."""
+
+
+class RunFailure(AmssimError, RuntimeError):
+    """A run failed for a reason other than bad input (e.g. a fit did not converge)."""
+
+    exit_code = 1
+
+
+class FitError(RunFailure):
+    """A calibration fit did not converge."""
