@@ -1,0 +1,106 @@
+"""Load device model files and find them by name.
+
+``load_device("photonic-128-measured")`` looks for ``<name>.toml`` in the
+directories of the ``AMSSIM_DEVICE_PATH`` environment variable (``os.pathsep``
+separated), then in the repository's ``device_models/``. ``load_device(path)``
+loads a file directly (any argument ending in ``.toml`` or naming an existing
+file). Errors are :class:`~amssim.errors.DeviceError` naming the file and key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from ..errors import DeviceError
+from .device import ENERGY_UNITS, OPTIONAL_SECTIONS, SECTIONS, Device
+from .schema import build_section, section_fields
+
+#: the repository's device_models/ directory
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "device_models"
+
+
+def search_dirs() -> list[Path]:
+    """Directories searched for ``<name>.toml``, in order."""
+    dirs = [Path(p) for p in os.environ.get("AMSSIM_DEVICE_PATH", "").split(os.pathsep) if p]
+    dirs.append(BUILTIN_DIR)
+    return dirs
+
+
+def _unit_hint(section: str, key: str, value) -> None:
+    if section == "energy" and not key.endswith(ENERGY_UNITS) and key not in ("source", "sources"):
+        raise DeviceError(f"[energy] {key} = {value!r}: energy key without a unit suffix "
+                          f"(one of {', '.join(ENERGY_UNITS)})")
+
+
+def _hint_units(section: str, key: str, value) -> None:
+    _unit_hint(section, key, value)
+    cls = SECTIONS[section]
+    cands = [k for k in section_fields(cls) if k.startswith(key + "_")]
+    if cands:
+        raise DeviceError(f"[{section}] {key} = {value!r}: key without a unit; "
+                          f"did you mean {' or '.join(cands)}?")
+
+
+def device_from_dict(data: dict, *, name: str, path: str = "") -> Device:
+    """Build a :class:`Device` from parsed TOML (errors name ``path``)."""
+    where = path or name
+    try:
+        if not isinstance(data, dict):
+            raise DeviceError(f"expected a table, got {type(data).__name__}")
+        for sec in data:
+            if sec not in SECTIONS:
+                raise DeviceError(f"[{sec}]: unknown section (known: {', '.join(SECTIONS)})")
+        parts = {}
+        for sec, cls in SECTIONS.items():
+            if sec not in data:
+                if sec in OPTIONAL_SECTIONS:
+                    parts[sec] = cls()
+                    continue
+                raise DeviceError(f"[{sec}]: missing section")
+            parts[sec] = build_section(cls, sec, data[sec], unit_check=_hint_units)
+        return Device(name=name, path=path, **parts)
+    except DeviceError as exc:
+        raise DeviceError(f"{where}: {exc}") from None
+
+
+def load_device_file(path: str | os.PathLike) -> Device:
+    """Parse and validate one device model file."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise DeviceError(f"{p}: no such device model file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DeviceError(f"{p}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise DeviceError(f"{p}: cannot read: {exc}") from None
+    return device_from_dict(data, name=p.stem, path=str(p))
+
+
+def _device_files() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in search_dirs():
+        if d.is_dir():
+            for f in sorted(d.glob("*.toml")):
+                found.setdefault(f.stem, f)
+    return found
+
+
+def load_device(name_or_path: str | os.PathLike) -> Device:
+    """A device by registry name or by path to a ``.toml`` file."""
+    s = str(name_or_path)
+    if s.endswith(".toml") or os.sep in s or Path(s).is_file():
+        return load_device_file(s)
+    files = _device_files()
+    if s not in files:
+        raise DeviceError(f"--device {s!r}: unknown device (known: {', '.join(sorted(files)) or 'none'};"
+                          f" or give a path to a .toml file)")
+    return load_device_file(files[s])
+
+
+def list_devices() -> list[Device]:
+    """Every device found on the search path, sorted by name."""
+    return [load_device_file(p) for _, p in sorted(_device_files().items())]

@@ -1,0 +1,13 @@
+"""Energy: action counts x the device's energy table + static power x time (DESIGN 9)."""
+
+from __future__ import annotations
+
+from .adc import adc_conversion_energy_j, adc_energy_from_enob, readout_energy_j
+from .optics import detected_energy_per_sample_j, laser_electrical_w, laser_optical_w
+from .table import COMPONENTS, EnergyResult, EnergyTable, LayerEnergy, estimate_energy
+
+__all__ = [
+    "COMPONENTS", "EnergyResult", "EnergyTable", "LayerEnergy", "adc_conversion_energy_j",
+    "adc_energy_from_enob", "detected_energy_per_sample_j", "estimate_energy",
+    "laser_electrical_w", "laser_optical_w", "readout_energy_j",
+]

@@ -1,0 +1,111 @@
+"""Energy = action counts x per-action energies + static power x simulated time.
+
+Accelergy-style (DESIGN 9). Components and the actions they are charged for:
+``dac`` (input conversions), ``modulator`` (input bits modulated),
+``weight_program`` (weight elements programmed), ``adc`` (conversions, energy from
+bits), ``gain`` (gain-stage samples), ``exp_unit`` (input scaling per element,
+scale multiply and fp32 accumulate per partial product), ``sram`` and ``offchip``
+(bytes), ``laser`` and ``static`` (power x time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config.device import Device
+from .adc import adc_conversion_energy_j, readout_energy_j
+from .optics import laser_electrical_w
+
+COMPONENTS = ("dac", "modulator", "weight_program", "adc", "gain", "exp_unit", "sram",
+              "offchip", "laser", "static")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnergyTable:
+    """Joules per action and static watts of one device."""
+
+    per_action_j: dict  #: action -> (component, joules per action)
+    static_w: dict  #: component -> watts
+
+    @classmethod
+    def from_device(cls, device: Device) -> "EnergyTable":
+        e = device.energy
+        adc_j = adc_conversion_energy_j(device)
+        gain_j = readout_energy_j(adc_j, device.numerics.gain, gain_stage_j=e.gain_stage_energy_j,
+                                  gain_energy_rel=e.gain_energy_rel)
+        per = {
+            "dac_conversions": ("dac", e.dac_energy_j),
+            "modulator_bits": ("modulator", e.modulator_energy_j_per_bit),
+            "weights_programmed": ("weight_program", e.weight_program_energy_j),
+            "adc_conversions": ("adc", adc_j),
+            "gain_samples": ("gain", gain_j),
+            "input_scale_elements": ("exp_unit", e.input_scale_energy_j),
+            "partials": ("exp_unit", e.scale_multiply_energy_j + e.accumulate_energy_j),
+            "sram_read_bytes": ("sram", e.sram_read_energy_j_per_byte),
+            "sram_write_bytes": ("sram", e.sram_write_energy_j_per_byte),
+            "offchip_read_bytes": ("offchip", e.offchip_energy_j_per_byte),
+            "offchip_write_bytes": ("offchip", e.offchip_energy_j_per_byte),
+        }
+        return cls(per_action_j=per, static_w={"laser": laser_electrical_w(device),
+                                                "static": e.static_power_w})
+
+    def price(self, actions: dict, seconds: float) -> dict:
+        """Component -> joules for these action counts over ``seconds``."""
+        out = dict.fromkeys(COMPONENTS, 0.0)
+        for act, n in actions.items():
+            if act in self.per_action_j:
+                comp, j = self.per_action_j[act]
+                out[comp] += n * j
+        for comp, w in self.static_w.items():
+            out[comp] += w * seconds
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerEnergy:
+    name: str
+    layer: int
+    energy_j: float
+    breakdown_j: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnergyResult:
+    """Energy of a whole batch (see ``timing.batch``) with per-component/per-layer splits."""
+
+    batch: int
+    energy_j: float
+    breakdown_j: dict
+    layers: tuple
+    macs: int
+    latency_s: float
+    pj_per_mac: float
+    tops: float  #: 2 * macs / latency / 1e12
+    tops_per_w: float  #: 2 * macs / energy / 1e12
+    power_w: float  #: energy / latency
+
+    @property
+    def energy_per_inference_j(self) -> float:
+        return self.energy_j / self.batch
+
+
+def estimate_energy(timing, device: Device) -> EnergyResult:
+    """Price a :class:`~amssim.timing.TimingResult` with ``device``'s energy table."""
+    table = EnergyTable.from_device(device)
+    clock = device.arch.clock_hz
+    layers = []
+    total = dict.fromkeys(COMPONENTS, 0.0)
+    for L in timing.layers:
+        b = table.price(L.actions, L.cycles / clock)
+        for c, v in b.items():
+            total[c] += v
+        layers.append(LayerEnergy(name=L.name, layer=L.layer, energy_j=sum(b.values()), breakdown_j=b))
+    energy = sum(total.values())
+    lat = timing.latency_s
+    macs = timing.macs
+    return EnergyResult(
+        batch=timing.batch, energy_j=energy, breakdown_j=total, layers=tuple(layers), macs=macs,
+        latency_s=lat, pj_per_mac=(energy / macs * 1e12 if macs else 0.0),
+        tops=(2 * macs / lat / 1e12 if lat else 0.0),
+        tops_per_w=(2 * macs / energy / 1e12 if energy else 0.0),
+        power_w=(energy / lat if lat else 0.0))

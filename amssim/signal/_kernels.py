@@ -1,0 +1,221 @@
+"""numba kernels of the ABFP signal chain (arrays and scalars only; see abfp.py).
+
+Arithmetic, element by element (the reference tests/reference/abfp_ref.py
+follows the same order; all in float64 unless stated):
+
+* block scale s = fmt(max|v| over the block) (bf16 RNE / fp32 / pow2 up; 0 -> 1)
+* input/weight code c = clamp(rint((v * L) / s), -L, L), L = 2**(b-1) - 1
+  (== Q(v/s; 1/L, 1) / d: the product v*L is exact, one rounding in the division)
+* S = sum of c_x * c_w over the block (exact integer on BLAS), or, with DAC INL
+  or weight noise, a float64 sum in increasing k order
+* q = (S * num_i) / den with num_i = G (1 + g_i) L_y and den = n L_x L_w
+  (= G_i p / LSB; one rounding, so ties of the noise-free ADC input are exact)
+* v0 = q + offset_i;  v = v0 + E  [+ sqrt(b |v0|) z]  [v += adc_inl[clamp(rint(v))]]
+* code_y = clamp(rint(v), -L_y, L_y)
+* partial = bf16(float32((code_y * kappa) * (s_w * s_x))), kappa = n / (L_y G)
+  (s_w * s_x is exact in float64)
+* acc (float32) += partial, blocks in increasing t.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import njit, njit_parallel, prange
+from .noise import fill_noise, row_hash, signal_normal, u01_row, box_muller
+
+FMT_BF16 = 0
+FMT_FP32 = 1
+FMT_POW2 = 2
+
+
+@njit
+def bf16_round32(f):
+    """float32 -> nearest-even bfloat16 value, as float32 (bit trick, inf/finite safe)."""
+    b = np.float32(f).view(np.uint32)
+    b = np.uint32(b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1)))
+    b = np.uint32(b & np.uint32(0xFFFF0000))
+    return np.uint32(b).view(np.float32)
+
+
+@njit
+def block_scale(amax, fmt):
+    """Scale (float64) of a block with max-abs ``amax`` (float32 >= 0)."""
+    if amax == 0:
+        return 1.0
+    if fmt == FMT_BF16:
+        return np.float64(bf16_round32(np.float32(amax)))
+    if fmt == FMT_FP32:
+        return np.float64(amax)
+    m, e = math.frexp(np.float64(amax))
+    if m == 0.5:
+        return np.float64(amax)
+    return math.ldexp(1.0, e)
+
+
+@njit_parallel
+def quantize_blocks(x, n, t0, L, fmt, codes, scales):
+    """Codes of blocks t0 .. t0 + codes.shape[0] of each row of ``x`` (R, K) float32.
+
+    codes (Tq, R, n) float32/float64 out; scales (R, Tq) float64 out.
+    """
+    tq = codes.shape[0]
+    R, K = x.shape
+    Lf = np.float64(L)
+    for job in prange(R * tq):
+        r = job // tq
+        tt = job - r * tq
+        k0 = (t0 + tt) * n
+        k1 = min(k0 + n, K)
+        amax = np.float32(0.0)
+        for k in range(k0, k1):
+            a = abs(x[r, k])
+            if a > amax:
+                amax = a
+        s = block_scale(amax, fmt)
+        scales[r, tt] = s
+        for j in range(n):
+            k = k0 + j
+            c = 0.0
+            if k < k1:
+                c = np.rint((np.float64(x[r, k]) * Lf) / s)
+                if c > Lf:
+                    c = Lf
+                elif c < -Lf:
+                    c = -Lf
+            codes[tt, r, j] = c
+
+
+@njit_parallel
+def weight_effective(codes_w, rel, k0, k1, n):
+    """Programmed weights with relative noise, transposed: (T, N, n) codes -> (T, n, N) float64.
+
+    we = c * (1 + rel * z), z = Box-Muller of WEIGHT_PROGRAMMING at (i, k, 0) and (i, k, 1).
+    """
+    T, N, nn = codes_w.shape
+    out = np.empty((T, nn, N))
+    for i in prange(N):
+        h = row_hash(k0, np.uint32(i))
+        for t in range(T):
+            for j in range(nn):
+                c = np.float64(codes_w[t, i, j])
+                if rel > 0.0:
+                    kk = np.uint32(t * n + j)
+                    z = box_muller(u01_row(h, k1, kk, np.uint32(0)), u01_row(h, k1, kk, np.uint32(1)))
+                    c = c * (1.0 + rel * z)
+                out[t, j, i] = c
+    return out
+
+
+@njit_parallel
+def input_effective(codes_x, inl, L):
+    """DAC INL: codes (Tq, R, n) -> float64 c + inl[c + L] (inl empty: plain copy)."""
+    Tq, R, n = codes_x.shape
+    out = np.empty((Tq, R, n))
+    has = inl.shape[0] > 0
+    for job in prange(Tq * R):
+        t = job // R
+        r = job - t * R
+        for j in range(n):
+            c = np.float64(codes_x[t, r, j])
+            if has:
+                c = c + inl[np.int64(c) + L]
+            out[t, r, j] = c
+    return out
+
+
+@njit_parallel
+def dot_f64(xe, xt0, weT, t0, c0, S):
+    """S[tt, r, i] = sum_k xe[xt0+tt, r, k] * weT[t0+tt, k, c0+i], float64, k increasing."""
+    Tc, R, nc = S.shape
+    n = xe.shape[2]
+    for job in prange(Tc * R):
+        tt = job // R
+        r = job - tt * R
+        row = S[tt, r]
+        for i in range(nc):
+            row[i] = 0.0
+        for k in range(n):
+            a = xe[xt0 + tt, r, k]
+            wrow = weT[t0 + tt, k]
+            for i in range(nc):
+                row[i] += a * wrow[c0 + i]
+
+
+@njit
+def _row_simple(Srow, num, off, E, sw, accrow, den, kappa, Lyf, sxr):
+    for i in range(Srow.shape[0]):
+        q = (np.float64(Srow[i]) * num[i]) / den
+        v = (q + off[i]) + E[i]
+        y = np.rint(v)
+        if y > Lyf:
+            y = Lyf
+        if y < -Lyf:
+            y = -Lyf
+        p = np.float32((y * kappa) * (sw[i] * sxr))
+        accrow[i] += bf16_round32(p)
+
+
+@njit
+def _row_general(Srow, num, off, E, sw, accrow, den, kappa, Lyf, Ly, sxr,
+                 sig_b, hs, ks1, c0, t, adc_inl):
+    has_inl = adc_inl.shape[0] > 0
+    for i in range(Srow.shape[0]):
+        q = (np.float64(Srow[i]) * num[i]) / den
+        v0 = q + off[i]
+        v = v0 + E[i]
+        if sig_b > 0.0:
+            z = signal_normal(hs, ks1, np.uint32(c0 + i), np.uint32(t))
+            v = v + math.sqrt(sig_b * abs(v0)) * z
+        if has_inl:
+            y0 = min(max(np.rint(v), -Lyf), Lyf)
+            v = v + adc_inl[np.int64(y0) + Ly]
+        y = np.rint(v)
+        if y > Lyf:
+            y = Lyf
+        if y < -Lyf:
+            y = -Lyf
+        p = np.float32((y * kappa) * (sw[i] * sxr))
+        accrow[i] += bf16_round32(p)
+
+
+@njit_parallel
+def epilogue(S, sx, sx_t0, swT, t0, c0, num, off, den, kappa, Ly, acc, acc_c0, row0,
+             kind, scale, dof, cdf, edges, keys, sig_b, adc_inl):
+    """Gain, noise, ADC, exponent unit and float32 accumulation of blocks t0 .. t0+Tc.
+
+    S (Tc, R, Nc) integer dot products (float32/float64); sx (R, *) input scales
+    (block t at column sx_t0 + tt); swT (T, N) weight scales; num/off (N,) per
+    column; acc (R, *) float32, column i of S goes to acc[:, acc_c0 + i].
+    """
+    Tc, R, nc = S.shape
+    Lyf = np.float64(Ly)
+    simple = sig_b == 0.0 and adc_inl.shape[0] == 0
+    numv = num[c0:c0 + nc]
+    offv = off[c0:c0 + nc]
+    for r in prange(R):
+        E = np.zeros(nc)
+        a = np.uint32(row0 + r)
+        hs = row_hash(keys[4], a)
+        accrow = acc[r, acc_c0:acc_c0 + nc]
+        for tt in range(Tc):
+            t = t0 + tt
+            sxr = sx[r, sx_t0 + tt]
+            if kind != 0:
+                fill_noise(kind, scale, dof, cdf, edges, keys, a, c0, t, E)
+            swv = swT[t, c0:c0 + nc]
+            if simple:
+                _row_simple(S[tt, r], numv, offv, E, swv, accrow, den, kappa, Lyf, sxr)
+            else:
+                _row_general(S[tt, r], numv, offv, E, swv, accrow, den, kappa, Lyf, Ly, sxr,
+                             sig_b, hs, keys[5], c0, t, adc_inl)
+
+
+@njit_parallel
+def bf16_inplace(a):
+    """Round a float32 array (any shape, C order) to bfloat16 values in place."""
+    flat = a.reshape(-1)
+    for i in prange(flat.shape[0]):
+        flat[i] = bf16_round32(flat[i])

@@ -1,0 +1,233 @@
+"""ABFP matrix product on an analog tile: validated wrappers around the kernels.
+
+Public API::
+
+    y = abfp_matmul(x, w, cfg, seed=0, *, layer=0, row_offset=0)
+    prep = prepare_weights(w, cfg, seed=0, layer=0)
+    prep.accumulate(x_rows, acc, t_start, t_stop, row_offset=..., col_start=..., col_stop=...)
+    y = finalize(acc)
+
+Noise of partial p[m, i, t] uses ``stream_key(seed, OUTPUT_NOISE, layer)`` (and
+OUTPUT_NOISE_2, SIGNAL_NOISE) at coordinates (row_offset + m, i, t); weight
+programming noise uses WEIGHT_PROGRAMMING at (i, k). Hence any split of rows,
+columns or blocks (in increasing t) gives bit-identical results.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._rng import Stream, stream_key
+from ..errors import ConfigError
+from . import _kernels as K
+from .config import AbfpConfig
+from .noise import noise_tables
+
+#: elements of one row chunk's input codes / one dot-product buffer (memory bound)
+_ROW_ELEMS = 1 << 20
+_BUF_ELEMS = 1 << 21
+
+
+def _check_int(name, v, lo=0):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) < lo:
+        raise ConfigError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def _check_matrix(name, a, cols=None):
+    a = np.asarray(a)
+    if a.dtype.kind not in "fiu":
+        raise ConfigError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+    if a.ndim != 2:
+        raise ConfigError(f"{name} must be 2-D, got shape {a.shape}")
+    if cols is not None and a.shape[1] != cols:
+        raise ConfigError(f"{name} has {a.shape[1]} columns, expected {cols} (shape {a.shape})")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise ConfigError(
+            f"{name} contains a non-finite value {a[tuple(bad)]!r} at {tuple(int(b) for b in bad)}"
+            " (after conversion to float32)")
+    return a
+
+
+def _check_cfg(cfg):
+    if not isinstance(cfg, AbfpConfig):
+        raise ConfigError(f"cfg must be an AbfpConfig, got {type(cfg).__name__}")
+
+
+def _channel(values, N):
+    """Per-column array from a channel tuple (column i uses values[i % len])."""
+    if not values:
+        return None
+    v = np.asarray(values, np.float64)
+    return v[np.arange(N) % len(v)]
+
+
+class AbfpPrepared:
+    """Weights programmed into tiles: scales, codes (+ programming noise) and keys.
+
+    Attributes: ``cfg``, ``seed``, ``layer``, ``num_rows`` (N), ``k`` (K),
+    ``num_blocks`` (T), ``weight_scales`` (T, N) float64.
+    """
+
+    def __init__(self, w, cfg: AbfpConfig, seed: int = 0, layer: int = 0):
+        _check_cfg(cfg)
+        if cfg.ideal:
+            raise ConfigError(
+                "prepare_weights: cfg.ideal=True has no block decomposition; call abfp_matmul")
+        self.seed = _check_int("seed", seed)
+        self.layer = _check_int("layer", layer)
+        w = _check_matrix("w", w)
+        if w.shape[1] == 0:
+            raise ConfigError(f"w must have at least one column (K >= 1), got shape {w.shape}")
+        self.cfg = cfg
+        n = cfg.tile_width
+        N, Kd = w.shape
+        T = -(-Kd // n)
+        self.num_rows, self.k, self.num_blocks, self.n = N, Kd, T, n
+        self.Lx = 2 ** (cfg.input_bits - 1) - 1
+        self.Lw = 2 ** (cfg.weight_bits - 1) - 1
+        self.Ly = 2 ** (cfg.adc_bits - 1) - 1
+        bound = n * self.Lx * self.Lw
+        if bound >= 2**53:
+            raise ConfigError(
+                f"tile_width={n} with {cfg.input_bits}/{cfg.weight_bits} bits: dot products "
+                "exceed 2**53 and cannot be exact")
+        self.float_path = bool(cfg.dac_inl_lsb) or cfg.weight_noise_rel > 0.0
+        code_dtype = np.float32 if bound < 2**24 else np.float64
+        self.code_dtype = code_dtype
+        codes = np.empty((T, N, n), code_dtype)
+        sw = np.empty((N, T), np.float64)
+        K.quantize_blocks(w, n, 0, self.Lw, int(cfg.scale_kind), codes, sw)
+        self.weight_scales = np.ascontiguousarray(sw.T)
+        if self.float_path:
+            kw0, kw1 = stream_key(self.seed, Stream.WEIGHT_PROGRAMMING, self.layer)
+            self._weT = K.weight_effective(codes, float(cfg.weight_noise_rel), kw0, kw1, n)
+            self._codes = None
+            self._dac_inl = np.asarray(cfg.dac_inl_lsb, np.float64)
+        else:
+            self._codes = codes
+            self._weT = None
+        G = cfg.gain
+        gains = _channel(cfg.channel_gain_error, N)
+        self._num = (np.full(N, G) if gains is None else G * (1.0 + gains)) * self.Ly
+        off = _channel(cfg.channel_offset_lsb, N)
+        self._off = np.zeros(N) if off is None else off
+        self._den = float(n * self.Lx * self.Lw)
+        self._kappa = n / (self.Ly * G)
+        keys = [*stream_key(self.seed, Stream.OUTPUT_NOISE, self.layer),
+                *stream_key(self.seed, Stream.OUTPUT_NOISE_2, self.layer),
+                *stream_key(self.seed, Stream.SIGNAL_NOISE, self.layer)]
+        self._keys = np.array(keys, np.uint32)
+        self._cdf, self._edges = noise_tables(cfg)
+        self._adc_inl = np.asarray(cfg.adc_inl_lsb, np.float64)
+
+    # ------------------------------------------------------------------
+    def accumulate(self, x_rows, acc, t_start: int, t_stop: int, *, row_offset: int,
+                   col_start: int, col_stop: int) -> None:
+        """Add the bf16 partial outputs of blocks [t_start, t_stop) to ``acc`` in place.
+
+        ``x_rows`` (R, K) are input rows whose global index starts at
+        ``row_offset``. ``acc`` is float32 (R, N) (columns [col_start, col_stop)
+        are updated) or (R, col_stop - col_start). Blocks are added in increasing t.
+        """
+        N, T, n = self.num_rows, self.num_blocks, self.n
+        x = _check_matrix("x_rows", x_rows, cols=self.k)
+        R = x.shape[0]
+        t_start = _check_int("t_start", t_start)
+        t_stop = _check_int("t_stop", t_stop)
+        if not t_start <= t_stop <= T:
+            raise ConfigError(f"t range [{t_start}, {t_stop}) must lie in [0, {T}]")
+        c0 = _check_int("col_start", col_start)
+        c1 = _check_int("col_stop", col_stop)
+        if not c0 <= c1 <= N:
+            raise ConfigError(f"column range [{c0}, {c1}) must lie in [0, {N}]")
+        row0 = _check_int("row_offset", row_offset)
+        if row0 + R > 2**32:
+            raise ConfigError(f"row_offset + rows must be <= 2**32, got {row0 + R}")
+        if not isinstance(acc, np.ndarray) or acc.dtype != np.float32 or acc.ndim != 2:
+            raise ConfigError(f"acc must be a 2-D float32 numpy array, got {_describe(acc)}")
+        if acc.shape[0] != R or acc.shape[1] not in (N, c1 - c0):
+            raise ConfigError(
+                f"acc has shape {acc.shape}, expected ({R}, {N}) or ({R}, {c1 - c0})")
+        acc_c0 = c0 if acc.shape[1] == N else 0
+        nc, tq = c1 - c0, t_stop - t_start
+        if R == 0 or nc == 0 or tq == 0:
+            return
+        cfg = self.cfg
+        rc = max(1, min(R, _ROW_ELEMS // max(tq * n, nc)))
+        tc = max(1, min(tq, _BUF_ELEMS // (rc * nc)))
+        sdtype = np.float64 if self.float_path else self.code_dtype
+        buf = np.empty(tc * rc * nc, sdtype)
+        xcodes_buf = np.empty(tq * rc * n, self.code_dtype)
+        sx_buf = np.empty(rc * tq, np.float64)
+        kind = int(cfg.noise_kind)
+        for r0 in range(0, R, rc):
+            r1 = min(R, r0 + rc)
+            rr = r1 - r0
+            xc = xcodes_buf[: tq * rr * n].reshape(tq, rr, n)
+            sx = sx_buf[: rr * tq].reshape(rr, tq)
+            K.quantize_blocks(x[r0:r1], n, t_start, self.Lx, int(cfg.scale_kind), xc, sx)
+            if self.float_path:
+                xc = K.input_effective(xc, self._dac_inl, self.Lx)
+            for ta in range(t_start, t_stop, tc):
+                tb = min(t_stop, ta + tc)
+                S = buf[: (tb - ta) * rr * nc].reshape(tb - ta, rr, nc)
+                if self.float_path:
+                    K.dot_f64(xc, ta - t_start, self._weT, ta, c0, S)
+                else:
+                    wv = self._codes[ta:tb, c0:c1].transpose(0, 2, 1)
+                    np.matmul(xc[ta - t_start: tb - t_start], wv, out=S)
+                K.epilogue(S, sx, ta - t_start, self.weight_scales, ta, c0, self._num,
+                           self._off, self._den, self._kappa, self.Ly, acc[r0:r1], acc_c0,
+                           row0 + r0, kind, float(cfg.noise_lsb), float(cfg.noise_dof),
+                           self._cdf, self._edges, self._keys,
+                           float(cfg.signal_noise_var_lsb2), self._adc_inl)
+
+
+def _describe(a):
+    if isinstance(a, np.ndarray):
+        return f"array of dtype {a.dtype} and shape {a.shape}"
+    return type(a).__name__
+
+
+def prepare_weights(w, cfg: AbfpConfig, seed: int = 0, layer: int = 0) -> AbfpPrepared:
+    """Program weights ``w`` (N, K) into tiles (scales, codes, programming noise)."""
+    return AbfpPrepared(w, cfg, seed, layer)
+
+
+def finalize(acc) -> np.ndarray:
+    """Round a float32 accumulator to bfloat16 (nearest even): returns a new float32 array."""
+    if not isinstance(acc, np.ndarray) or acc.dtype != np.float32:
+        raise ConfigError(f"acc must be a float32 numpy array, got {_describe(acc)}")
+    out = np.ascontiguousarray(acc).copy()
+    K.bf16_inplace(out)
+    return out
+
+
+def abfp_matmul(x, w, cfg: AbfpConfig, seed: int = 0, *, layer: int = 0,
+                row_offset: int = 0) -> np.ndarray:
+    """Y = X W^T on analog ABFP tiles (DESIGN 3). x (M, K), w (N, K) -> (M, N) float32 (bf16 values).
+
+    ``ideal=True`` returns the float64 product as float32.
+    """
+    _check_cfg(cfg)
+    seed = _check_int("seed", seed)
+    x = _check_matrix("x", x)
+    w = _check_matrix("w", w)
+    if x.shape[1] != w.shape[1]:
+        raise ConfigError(
+            f"x and w must share the reduction dimension K: x {x.shape}, w {w.shape}")
+    if cfg.ideal:
+        _check_int("layer", layer)
+        _check_int("row_offset", row_offset)
+        return (x.astype(np.float64) @ w.astype(np.float64).T).astype(np.float32)
+    prep = AbfpPrepared(w, cfg, seed, layer)
+    acc = np.zeros((x.shape[0], w.shape[0]), np.float32)
+    prep.accumulate(x, acc, 0, prep.num_blocks, row_offset=row_offset, col_start=0,
+                    col_stop=prep.num_rows)
+    K.bf16_inplace(acc)
+    return acc

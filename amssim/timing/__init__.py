@@ -1,0 +1,31 @@
+"""Timing: tile mapping, simpy model of the engines, closed-form oracle (DESIGN 8).
+
+Public API::
+
+    from amssim.timing import simulate_timing, GemmShape
+    from amssim.energy import estimate_energy
+    t = simulate_timing(trace.gemm_ops(), device, batch=1)    # TimingResult
+    e = estimate_energy(t, device)                            # EnergyResult
+    from amssim.timing import TimedAbfpBackend                # full mode backend
+"""
+
+from __future__ import annotations
+
+from .closed_form import plan_times, steady_state_cycles
+from .mapping import STAGES, Chunk, GemmPlan, TileJob, plan_gemm, program_cycles
+from .model import SimLog, simulate_plan
+from .result import ACTIONS, COMPONENTS, LayerTiming, TimingResult
+from .simulate import GemmShape, combine_layers, simulate_timing, time_instance
+
+__all__ = [
+    "ACTIONS", "COMPONENTS", "Chunk", "GemmPlan", "GemmShape", "LayerTiming", "STAGES", "SimLog",
+    "TileJob", "TimingResult", "TimedAbfpBackend", "combine_layers", "plan_gemm", "plan_times",
+    "program_cycles", "simulate_plan", "simulate_timing", "steady_state_cycles", "time_instance",
+]
+
+
+def __getattr__(name):  # the backend imports amssim.signal, loaded on first use
+    if name == "TimedAbfpBackend":
+        from .backend import TimedAbfpBackend
+        return TimedAbfpBackend
+    raise AttributeError(name)

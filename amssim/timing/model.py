@@ -1,0 +1,156 @@
+"""simpy model of one GEMM instance: one process per engine, one event per tile job.
+
+Engines (processes): ``read`` (off-chip link, read direction: input chunks, then
+the weight blocks of the chunk's jobs in job order, each into its tile's one-block
+staging buffer), ``program<i>`` (weight programming of tile i into a free weight
+bank), per tile the streaming stages ``sram<i> -> dac<i> -> tile<i> -> adc<i> ->
+exp_unit<i>`` linked by FIFO Stores, ``retire`` (exponent-unit accumulator,
+in-order: it applies job results in job index order) and ``write`` (off-chip link,
+write direction: spilled output chunks).
+
+Timing rules (integers, cycles). A stage takes a job at a_k, passes its first
+vector on after its depth L_k (next stage's a_{k+1} >= a_k + L_k) and accepts the
+next job at a_k + v * II (v vectors, II the job's initiation interval). A job is
+complete at a_exp + L_exp + (v - 1) * II (fill + vectors x II) and releases its
+weight bank when the last vector leaves the tile, a_tile + (v - 1) * II + L_tile.
+The first stage starts a job once it is programmed, its row chunk is in SRAM and
+the stage is free. :mod:`amssim.timing.closed_form` computes the same times with
+max-plus recurrences and is the test oracle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import simpy
+
+from .mapping import STAGES, GemmPlan, TileJob
+
+
+@dataclass
+class SimLog:
+    """Per-job times and an optional (cycle, engine, event, job) log."""
+
+    start: dict = field(default_factory=dict)  #: (stage, job) -> cycle the stage took the job
+    complete: dict = field(default_factory=dict)  #: job -> completion cycle
+    retire: dict = field(default_factory=dict)  #: job -> retire cycle
+    prog_end: dict = field(default_factory=dict)
+    fetch_end: dict = field(default_factory=dict)
+    chunk_ready: dict = field(default_factory=dict)
+    chunk_written: dict = field(default_factory=dict)
+    events: list | None = None
+    cycles: int = 0
+
+    def log(self, t, engine, what, job):
+        if self.events is not None:
+            self.events.append((int(t), engine, what, job))
+
+
+def simulate_plan(plan: GemmPlan, *, on_retire=None, log_events: bool = False) -> SimLog:
+    """Run the simpy model of ``plan``; ``on_retire(job)`` is called in job order."""
+    env = simpy.Environment()
+    out = SimLog(events=[] if log_events else None)
+    tiles = plan.tiles
+    L = plan.latencies
+    jobs_by_tile = [[j for j in plan.jobs if j.tile == i] for i in range(tiles)]
+    chunk_jobs = {c.index: [j for j in plan.jobs if j.chunk == c.index] for c in plan.chunks}
+    chunk_ready = {c.index: env.event() for c in plan.chunks}
+    chunk_done = {c.index: env.event() for c in plan.chunks}
+    written = {c.index: env.event() for c in plan.chunks}
+    slot = [simpy.Store(env) for _ in range(tiles)]  # staging-buffer tokens
+    staged = [simpy.Store(env) for _ in range(tiles)]
+    banks = [simpy.Store(env) for _ in range(tiles)]
+    ready = [simpy.Store(env) for _ in range(tiles)]
+    stage_in = [[simpy.Store(env) for _ in STAGES] for _ in range(tiles)]
+    done = simpy.Store(env)
+    for i in range(tiles):
+        slot[i].items.append(0)
+        banks[i].items.extend(range(plan.weight_buffers))
+
+    def read():
+        for ch in plan.chunks:
+            if plan.spilled and ch.index >= 2:
+                yield written[ch.index - 2]
+            if ch.read_cycles:
+                out.log(env.now, "read", "input_start", ch.index)
+                yield env.timeout(ch.read_cycles)
+            out.chunk_ready[ch.index] = env.now
+            chunk_ready[ch.index].succeed()
+            for job in chunk_jobs[ch.index]:
+                yield slot[job.tile].get()
+                out.log(env.now, "read", "fetch_start", job.index)
+                yield env.timeout(job.fetch_cycles)
+                out.fetch_end[job.index] = env.now
+                yield staged[job.tile].put(job)
+
+    def program(i):
+        for _ in jobs_by_tile[i]:
+            job = yield staged[i].get()
+            bank = yield banks[i].get()
+            out.log(env.now, f"program{i}", "start", job.index)
+            yield env.timeout(plan.program_cycles)
+            out.prog_end[job.index] = env.now
+            yield slot[i].put(0)
+            yield ready[i].put((job, bank))
+
+    def later(delay, store, item):
+        yield env.timeout(delay)
+        yield store.put(item)
+
+    def stage(i, k):
+        name = STAGES[k]
+        for _ in jobs_by_tile[i]:
+            if k == 0:
+                job, bank = yield ready[i].get()
+                yield chunk_ready[job.chunk]
+            else:
+                job, bank = yield stage_in[i][k].get()
+            out.start[(name, job.index)] = env.now
+            out.log(env.now, f"{name}{i}", "start", job.index)
+            v, ii = job.vectors, job.ii
+            if k + 1 < len(STAGES):
+                env.process(later(L[k], stage_in[i][k + 1], (job, bank)))
+            else:
+                env.process(later(L[k] + (v - 1) * ii, done, job))
+            if name == "tile":
+                env.process(later(L[k] + (v - 1) * ii, banks[i], bank))
+            yield env.timeout(v * ii)
+
+    def retire():
+        pending: dict[int, TileJob] = {}
+        nxt = 0
+        left = {c: len(js) for c, js in chunk_jobs.items()}
+        while nxt < len(plan.jobs):
+            job = yield done.get()
+            out.complete[job.index] = env.now
+            pending[job.index] = job
+            while nxt in pending:
+                j = pending.pop(nxt)
+                out.retire[j.index] = env.now
+                out.log(env.now, "retire", "job", j.index)
+                if on_retire is not None:
+                    on_retire(j)
+                left[j.chunk] -= 1
+                if left[j.chunk] == 0:
+                    chunk_done[j.chunk].succeed()
+                nxt += 1
+
+    def write():
+        for ch in plan.chunks:
+            yield chunk_done[ch.index]
+            if ch.write_cycles:
+                out.log(env.now, "write", "output_start", ch.index)
+                yield env.timeout(ch.write_cycles)
+            out.chunk_written[ch.index] = env.now
+            written[ch.index].succeed()
+
+    env.process(read())
+    for i in range(tiles):
+        env.process(program(i))
+        for k in range(len(STAGES)):
+            env.process(stage(i, k))
+    env.process(retire())
+    env.process(write())
+    env.run()
+    out.cycles = max([0, *out.retire.values(), *out.chunk_written.values()])
+    return out

@@ -1,0 +1,134 @@
+"""Timing of a sequence of GEMM shapes on a device: ``simulate_timing``.
+
+Input: objects with ``.name``, ``.layer``, ``.m``, ``.k``, ``.n``, ``.count`` and
+``.weights_static`` (``amssim.trace`` GemmShape or :class:`GemmShape` here), each
+describing one inference. For ``batch`` inferences an op with static weights is
+``count`` instances of an (m x batch, k) x (n, k)^T product (the weights are
+programmed once for the whole batch); with dynamic weights (activation x
+activation) it is ``count x batch`` instances of (m, k) x (n, k)^T. Instances and
+ops run one after another (a barrier between them); identical instances are
+simulated once. In full mode :class:`~amssim.timing.backend.TimedAbfpBackend` runs
+each executor ``gemm`` call as one instance, so a full run whose calls have these
+shapes gives identical cycles and energy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..config.device import Device
+from ..errors import ConfigError
+from .closed_form import plan_times
+from .mapping import plan_gemm
+from .model import simulate_plan
+from .result import (ACTIONS, COMPONENTS, LayerTiming, TimingResult, component_counts,
+                     plan_accounting)
+
+ENGINES = ("simpy", "closed_form")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GemmShape:
+    """A GEMM of one inference (same fields as ``amssim.trace`` GemmShape)."""
+
+    name: str
+    layer: int
+    kind: str = "linear"
+    m: int
+    k: int
+    n: int
+    count: int = 1
+    weights_static: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceTiming:
+    """Cycles, busy/stall and actions of one GEMM instance."""
+
+    cycles: int
+    jobs: int
+    spilled: bool
+    busy: dict
+    stall: dict
+    actions: dict
+
+
+def time_instance(m: int, k: int, n: int, device: Device, *, weights_static: bool = True,
+                  engine: str = "simpy", on_retire=None, plan=None) -> InstanceTiming:
+    """Simulate one (m, k) x (n, k)^T instance with the chosen engine."""
+    plan = plan or plan_gemm(m, k, n, device, weights_static=weights_static)
+    if engine == "simpy":
+        sim = simulate_plan(plan, on_retire=on_retire)
+        cycles, starts = sim.cycles, sim.start
+    elif engine == "closed_form":
+        if on_retire is not None:
+            raise ConfigError("engine 'closed_form' cannot drive a functional model (use 'simpy')")
+        res = plan_times(plan)
+        cycles, starts = res["cycles"], res["start"]
+    else:
+        raise ConfigError(f"timing engine {engine!r}: must be one of {', '.join(ENGINES)}")
+    busy, stall, act = plan_accounting(plan, input_bits=device.numerics.input_bits,
+                                       stage_starts=starts)
+    return InstanceTiming(cycles=cycles, jobs=len(plan.jobs), spilled=plan.spilled,
+                          busy=busy, stall=stall, actions=act)
+
+
+def _check_op(op, i):
+    for attr in ("m", "k", "n", "count"):
+        v = getattr(op, attr, None)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"GEMM op {i} ({getattr(op, 'name', '?')}): {attr} = {v!r} must be an "
+                              f"integer >= 1")
+
+
+def layer_from_instances(*, name, layer, m, k, n, instances, weights_static, inst) -> LayerTiming:
+    """Scale one instance's figures by the number of identical instances."""
+    return LayerTiming(
+        name=name, layer=layer, m=m, k=k, n=n, instances=instances,
+        weights_static=weights_static, spilled=inst.spilled, jobs=inst.jobs,
+        macs=inst.actions["macs"] * instances, cycles=inst.cycles * instances,
+        busy_cycles={c: v * instances for c, v in inst.busy.items()},
+        stall_cycles={c: v * instances for c, v in inst.stall.items()},
+        actions={a: v * instances for a, v in inst.actions.items()})
+
+
+def combine_layers(layers: Sequence[LayerTiming], device: Device, batch: int) -> TimingResult:
+    """Sum layer figures into a :class:`TimingResult`."""
+    cycles = sum(L.cycles for L in layers)
+    busy = {c: sum(L.busy_cycles.get(c, 0) for L in layers) for c in COMPONENTS}
+    stall = {c: sum(L.stall_cycles.get(c, 0) for L in layers) for c in COMPONENTS}
+    actions = {a: sum(L.actions.get(a, 0) for L in layers) for a in ACTIONS}
+    counts = component_counts(device.arch.tiles)
+    util = {c: (busy[c] / (counts[c] * cycles) if cycles else 0.0) for c in COMPONENTS}
+    peak = device.arch.tiles * device.tile_rows * device.tile_cols
+    macs = actions["macs"]
+    return TimingResult(
+        batch=batch, clock_hz=device.arch.clock_hz, cycles=cycles,
+        latency_s=cycles / device.arch.clock_hz, macs=macs, busy_cycles=busy,
+        stall_cycles=stall, utilisation=util,
+        mac_utilisation=(macs / (peak * cycles) if cycles else 0.0), counts=counts,
+        actions=actions, layers=tuple(layers))
+
+
+def simulate_timing(ops: Sequence, device: Device, batch: int = 1, *,
+                    engine: str = "simpy") -> TimingResult:
+    """Cycles, utilisation, stalls and action counts of ``batch`` inferences of ``ops``."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch = {batch!r}: must be an integer >= 1")
+    if engine not in ENGINES:
+        raise ConfigError(f"timing engine {engine!r}: must be one of {', '.join(ENGINES)}")
+    cache: dict = {}
+    layers = []
+    for i, op in enumerate(ops):
+        _check_op(op, i)
+        static = bool(getattr(op, "weights_static", True))
+        m = op.m * batch if static else op.m
+        instances = op.count if static else op.count * batch
+        key = (m, op.k, op.n, static)
+        if key not in cache:
+            cache[key] = time_instance(m, op.k, op.n, device, weights_static=static, engine=engine)
+        layers.append(layer_from_instances(
+            name=str(op.name), layer=int(getattr(op, "layer", i)), m=m, k=op.k, n=op.n,
+            instances=instances, weights_static=static, inst=cache[key]))
+    return combine_layers(layers, device, batch)

@@ -1,0 +1,230 @@
+"""Run a trace op by op through a numeric backend (DESIGN 2, 3, 6).
+
+GEMM ops (linear, conv1d/conv2d via im2col, matmul) go to ``backend.gemm``; every
+other op runs in float32 (:mod:`.ops`). When ``backend.bf16_activations`` is true
+(ABFP and digital backends), graph inputs are rounded to bfloat16 and every op's
+output is rounded to bfloat16 (so non-GEMM ops see bf16 inputs and return bf16;
+bias adds after a GEMM are digital and rounded too). :class:`~.backends.Float32Backend`
+keeps everything float32: the paper's float32 baseline, which matches PyTorch.
+Embedding lookups are digital in every backend.
+
+Row numbering (what ``row_offset`` means): a GEMM op's input rows are ordered
+sample-major. For ``linear`` the batch axis is moved to the front and the other
+leading axes flattened, so sample ``s`` (global index in the evaluation set) owns
+rows ``s*R ... s*R+R-1`` (R = rows per sample). For convolutions R is the number of
+output positions. For ``matmul`` the leading axes (batch first, then e.g. heads)
+are flattened into ``G = B*c`` independent products; product ``g`` of the batch
+starting at sample ``b0`` is called with ``row_offset = (b0*c + g) * M``, i.e.
+(sample, head) is folded into the row index. Results are therefore independent of
+the batch size.
+
+Differential error (the paper's per-layer error): in the backend run, each GEMM
+op's actual input goes through the float32 op and through the backend; streaming
+float64 sums of the difference d give ``dy_mean``, ``dy_std`` (population) and
+``rel_rms_error = rms(d) / rms(float32 output)`` (outputs include the bias).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import TraceError
+from . import im2col as _im
+from .backends import Float32Backend
+from .ops import SPECS, round_bf16
+
+F32 = np.float32
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerError:
+    name: str  #: op name
+    layer: int  #: op index
+    kind: str
+    macs: int  #: multiply-accumulates per inference
+    dy_mean: float  #: mean of (backend - float32) op output, same input
+    dy_std: float  #: standard deviation of that difference
+    rel_rms_error: float  #: rms(difference) / rms(float32 output)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalResult:
+    trace: str
+    backend: str
+    metric: str | None  #: metric name, e.g. "top1"
+    accuracy: float | None  #: metric of this run (None for layer/unlabelled traces)
+    num_samples: int
+    layers: list[LayerError] = field(default_factory=list)
+    outputs: np.ndarray | None = None  #: outputs[0] of every sample when keep_outputs=True
+
+
+class _Stats:
+    __slots__ = ("n", "s1", "s2", "sy2")
+
+    def __init__(self):
+        self.n, self.s1, self.s2, self.sy2 = 0, 0.0, 0.0, 0.0
+
+    def add(self, y, y_ref):
+        d = y.astype(np.float64) - y_ref
+        self.n += d.size
+        self.s1 += float(d.sum())
+        self.s2 += float(np.dot(d.ravel(), d.ravel()))
+        r = y_ref.astype(np.float64).ravel()
+        self.sy2 += float(np.dot(r, r))
+
+    def result(self):
+        if self.n == 0:
+            return 0.0, 0.0, 0.0
+        mean = self.s1 / self.n
+        var = max(self.s2 / self.n - mean * mean, 0.0)
+        rel = math.sqrt(self.s2 / self.sy2) if self.sy2 > 0 else (0.0 if self.s2 == 0 else math.inf)
+        return mean, math.sqrt(var), rel
+
+
+class Executor:
+    """A trace bound to a backend; :meth:`run` executes one batch."""
+
+    def __init__(self, trace, backend, *, differential: bool = True):
+        if not trace.has_values:
+            raise TraceError(f"trace {trace.name!r} is shape-only (kind 'shape'): it has no values to execute")
+        self.trace = trace
+        self.backend = backend
+        self.bf16 = bool(getattr(backend, "bf16_activations", False))
+        self.differential = differential and not isinstance(backend, Float32Backend)
+        self.params = {op.name: trace.params(op) for op in trace.ops}
+        self.w2d = {op.name: self.params[op.name]["weight"].reshape(self.params[op.name]["weight"].shape[0], -1)
+                    for op in trace.ops if op.kind in ("linear", "conv1d", "conv2d")}
+        self.stats = {op.name: _Stats() for op in trace.ops if SPECS[op.kind].gemm}
+
+    def _gemm(self, op, x, w, row_offset, bias):
+        """One (M, K) x (N, K)^T product through the backend (+ float32 reference)."""
+        x = np.ascontiguousarray(x, dtype=F32)
+        y = self.backend.gemm(x, w, layer=op.index, row_offset=int(row_offset), op_name=op.name)
+        y = np.asarray(y, dtype=F32)
+        if bias is not None:
+            y = y + bias
+        if self.bf16:
+            y = round_bf16(y)
+        if self.differential:
+            ref = x @ w.T
+            if bias is not None:
+                ref = ref + bias
+            self.stats[op.name].add(y, ref)
+        return y
+
+    def _run_gemm(self, op, ins, start, batch):
+        t = self.trace
+        p = self.params[op.name]
+        bias = p.get("bias")
+        if op.kind == "linear":
+            x = ins[0]
+            bax = t.batch_axes[op.inputs[0]][0]
+            xm = np.moveaxis(x, bax, 0)
+            rows = xm.reshape(-1, xm.shape[-1])
+            r = rows.shape[0] // batch
+            y = self._gemm(op, rows, self.w2d[op.name], start * r, bias)
+            return np.moveaxis(y.reshape(xm.shape[:-1] + (y.shape[1],)), 0, bax)
+        if op.kind in ("conv1d", "conv2d"):
+            w = p["weight"]
+            nd = w.ndim - 2
+            from .shapes import conv_geometry
+            stride, padding, dilation = conv_geometry(nd, op.attrs)
+            cols, outs = _im.im2col(ins[0], w.shape[2:], stride, padding, dilation)
+            y = self._gemm(op, cols, self.w2d[op.name], start * math.prod(outs), bias)
+            return _im.cols_to_output(y, batch, outs)
+        # matmul: both operands are activations
+        a, b = ins
+        bax = t.batch_axes[op.inputs[0]][0]
+        am, bm = np.moveaxis(a, bax, 0), np.moveaxis(b, bax, 0)
+        lead = am.shape[:-2]
+        a3 = am.reshape((-1,) + am.shape[-2:])
+        b3 = bm.reshape((-1,) + bm.shape[-2:])
+        if not op.attrs.get("transpose_b", False):
+            b3 = np.swapaxes(b3, 1, 2)  # -> (G, N, K)
+        g_total, m = a3.shape[0], a3.shape[1]
+        c = g_total // batch
+        out = np.empty((g_total, m, b3.shape[1]), F32)
+        for g in range(g_total):
+            out[g] = self._gemm(op, a3[g], np.ascontiguousarray(b3[g], dtype=F32), (start * c + g) * m, None)
+        return np.moveaxis(out.reshape(lead + out.shape[1:]), 0, bax)
+
+    def run(self, inputs: dict, start: int = 0) -> dict:
+        """Execute one batch; ``inputs`` maps graph input names to (B, ...) arrays whose
+        first sample is sample ``start`` of the evaluation set. Returns all tensors."""
+        t = self.trace
+        env = {}
+        batch = None
+        for spec in t.inputs:
+            a = np.asarray(inputs[spec["name"]])
+            a = a.astype(F32 if spec["dtype"] == "float32" else np.int64, copy=False)
+            if self.bf16 and a.dtype == F32:
+                a = round_bf16(a)
+            env[spec["name"]] = a
+            batch = a.shape[0]
+        for op in t.ops:
+            spec = SPECS[op.kind]
+            ins = [env[n] for n in op.inputs]
+            try:
+                if spec.gemm:
+                    y = self._run_gemm(op, ins, start, batch)
+                else:
+                    y = spec.run(ins, self.params[op.name], op.attrs)[0]
+                    if self.bf16 and y.dtype == F32:
+                        y = round_bf16(y)
+            except ValueError as exc:
+                raise TraceError(f"trace {t.name!r}: op {op.name!r} ({op.kind}): {exc}") from None
+            env[op.outputs[0]] = y
+        return env
+
+    def layer_errors(self) -> list[LayerError]:
+        out = []
+        for g in self.trace.gemm_ops():
+            mean, std, rel = self.stats[g.name].result()
+            out.append(LayerError(name=g.name, layer=g.layer, kind=g.kind, macs=g.macs,
+                                  dy_mean=mean, dy_std=std, rel_rms_error=rel))
+        return out
+
+
+def evaluate(trace, backend, *, batch_size: int = 64, limit: int | None = None, progress: bool = False,
+             differential: bool = True, keep_outputs: bool = False) -> EvalResult:
+    """Run the evaluation set of ``trace`` through ``backend`` in batches.
+
+    Returns the task metric (None for layer traces), per-GEMM-op differential errors
+    (zeros for :class:`Float32Backend`), and optionally the outputs. Memory is bounded
+    by one batch of activations (data files are memory-mapped).
+    """
+    if batch_size < 1:
+        raise TraceError(f"batch_size must be >= 1, got {batch_size}")
+    ex = Executor(trace, backend, differential=differential)
+    n = trace.num_samples if limit is None else min(int(limit), trace.num_samples)
+    if n < 1:
+        raise TraceError(f"limit must be >= 1, got {limit}")
+    labels = trace.labels()
+    metric = trace.metric if labels is not None else None
+    correct = 0
+    kept = []
+    starts = range(0, n, batch_size)
+    if progress:
+        from tqdm import tqdm
+        starts = tqdm(starts, total=len(starts), desc=f"{trace.name} [{getattr(backend, 'name', '?')}]",
+                      unit="batch")
+    for b0 in starts:
+        b1 = min(b0 + batch_size, n)
+        env = ex.run({s["name"]: np.asarray(trace.data_input(s["name"])[b0:b1]) for s in trace.inputs}, b0)
+        y = env[trace.outputs[0]]
+        if metric == "top1":
+            correct += int(np.sum(np.argmax(y, axis=1) == np.asarray(labels[b0:b1])))
+        if keep_outputs:
+            kept.append(np.array(y, dtype=F32))
+    acc = correct / n if metric is not None else None
+    return EvalResult(trace=trace.name, backend=getattr(backend, "name", type(backend).__name__), metric=metric,
+                      accuracy=acc, num_samples=n, layers=ex.layer_errors(),
+                      outputs=np.concatenate(kept) if keep_outputs else None)
+
+
+def fp32_accuracy(trace, *, batch_size: int = 64, limit: int | None = None) -> float | None:
+    """The task metric of float32 execution (the value recorded as ``fp32_metric``)."""
+    return evaluate(trace, Float32Backend(), batch_size=batch_size, limit=limit, differential=False).accuracy

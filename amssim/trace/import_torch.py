@@ -1,0 +1,218 @@
+"""Import a PyTorch model into a trace via ``torch.export`` (batch axis dynamic).
+
+Supported (aten level): linear, addmm/mm/matmul/bmm (constant operand -> linear,
+two activations -> matmul), conv1d/conv2d/convolution (groups=1), batch_norm
+(optionally folded into the preceding convolution), layer_norm, embedding, relu,
+gelu, tanh, sigmoid, erf, softmax, log_softmax, max/avg pooling 1d/2d, adaptive
+average pooling to 1 (global), mean/sum over axes, flatten/view/reshape/unsqueeze/
+squeeze/unflatten, permute/transpose, expand, cat, slice, select, add/sub/mul/div
+(tensor, constant or scalar operand), eq/logical_not, masked_fill, zeros/ones/full_like,
+scaled_dot_product_attention (decomposed into matmul, scale, mask, softmax, matmul;
+``nn.MultiheadAttention`` exports to it), dropout/clone/contiguous (identity).
+Computations on constants only (e.g. a transposed weight) are folded. Anything else
+raises :class:`~amssim.errors.TraceError` naming the aten op and the graph node.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import TraceError
+from ._graph_builder import GraphBuilder
+from .import_common import finish_import
+
+
+class _Act:
+    """An activation tensor of the trace (by name)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+_BATCH = object()  # a symbolic int that depends on the batch size
+_IDENTITY = {"dropout", "clone", "contiguous", "alias", "detach", "lift_fresh_copy", "native_dropout_eval"}
+_IGNORE = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for_size", "_assert_async"}
+
+
+def _has(v, what):
+    if isinstance(v, (list, tuple)):
+        return any(_has(x, what) for x in v)
+    if isinstance(v, dict):
+        return any(_has(x, what) for x in v.values())
+    return isinstance(v, _Act) if what == "act" else v is _BATCH
+
+
+class _Converter:
+    def __init__(self, ep):
+        import torch
+
+        self.torch = torch
+        self.ep = ep
+        self.b = GraphBuilder("torch")
+        self.vals = {}
+        self.dtypes = {}
+
+    def fail(self, node, msg):
+        raise TraceError(f"from_torch: node {node.name!r} ({node.target}): {msg}")
+
+    def _shape(self, node):
+        """Target shape of a node from its metadata: batch-dependent dims -> -1."""
+        val = node.meta.get("val")
+        out = []
+        for d in val.shape:
+            out.append(int(d) if isinstance(d, int) else -1)
+        if out.count(-1) > 1:
+            self.fail(node, f"shape {list(val.shape)} has more than one batch-dependent dim")
+        return out
+
+    def map_arg(self, a):
+        import torch.fx as fx
+
+        if isinstance(a, fx.Node):
+            return self.vals[a]
+        if isinstance(a, (list, tuple)):
+            return type(a)(self.map_arg(x) for x in a)
+        return a
+
+    def act(self, node, v, what="input"):
+        if isinstance(v, _Act):
+            return v.name
+        self.fail(node, f"{what} must be an activation tensor, got a constant")
+
+    def const_np(self, v):
+        return v.detach().cpu().numpy().astype(np.float32) if v is not None else None
+
+    def run(self):
+        torch = self.torch
+        sig = self.ep.graph_signature
+        consts = {}
+        for spec in sig.input_specs:
+            name = spec.arg.name
+            if spec.kind.name == "USER_INPUT":
+                continue
+            tgt = spec.target
+            if tgt in self.ep.state_dict:
+                consts[name] = self.ep.state_dict[tgt]
+            elif tgt in self.ep.constants:
+                consts[name] = self.ep.constants[tgt]
+            else:
+                raise TraceError(f"from_torch: cannot find the value of {spec.kind.name} {tgt!r}")
+        inputs = []
+        for node in self.ep.graph.nodes:
+            if node.op == "placeholder":
+                if node.name in consts:
+                    self.vals[node] = consts[node.name].detach()
+                else:
+                    self.b.reserve(node.name)
+                    self.vals[node] = _Act(node.name)
+                    inputs.append(node)
+            elif node.op == "call_function":
+                self.vals[node] = self.convert(node)
+            elif node.op == "output":
+                outs = [self.act(node, self.map_arg(a), "graph output") for a in node.args[0]]
+                return inputs, outs
+            else:
+                self.fail(node, f"unsupported node type {node.op!r}")
+        raise TraceError("from_torch: exported graph has no output")
+
+    def convert(self, node):
+        import operator
+
+        torch = self.torch
+        args = self.map_arg(node.args)
+        kwargs = self.map_arg(node.kwargs)
+        if node.target is operator.getitem:
+            return args[0][args[1]]
+        val = node.meta.get("val")
+        if isinstance(val, torch.SymInt) or (isinstance(val, int) and _has((args, kwargs), "batch")):
+            return _BATCH
+        if not _has((args, kwargs), "act"):
+            if _has((args, kwargs), "batch"):
+                self.fail(node, "creates a batch-sized tensor from constants (unsupported)")
+            try:
+                return node.target(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - report the failing node
+                self.fail(node, f"constant folding failed: {exc}")
+        tgt = getattr(node.target, "_overloadpacket", None)
+        op = getattr(tgt, "__name__", str(node.target)).rstrip("_") if tgt is not None else str(node.target)
+        from ._torch_ops import HANDLERS
+
+        h = HANDLERS.get(op)
+        if h is None:
+            if op in _IDENTITY:
+                return args[0]
+            if op in _IGNORE:
+                return None
+            self.fail(node, f"unsupported operator {op!r} (amssim trace kinds cannot express it)")
+        return h(self, node, args, kwargs)
+
+
+def _to_torch(a):
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return a
+    return torch.as_tensor(np.asarray(a))
+
+
+def from_torch(model, example_input, eval_inputs, labels, out_dir, *, name: str, fold_batchnorm: bool = True,
+               task: str = "classification", metric: str | None = "top1", reference: bool = True,
+               overwrite: bool = False, batch_size: int = 256, source: dict | None = None):
+    """Export ``model`` (an ``nn.Module``) to a graph trace in ``out_dir``; return the loaded Trace.
+
+    - ``example_input``: a tensor (or tuple of tensors) with the batch on axis 0; used to
+      trace the model (the batch axis is exported as dynamic).
+    - ``eval_inputs``: the evaluation set, array/tensor (or tuple) of shape (N, ...);
+      float inputs are stored float32, integer inputs (token ids) int64.
+    - ``labels``: (N,) integers, or None (then ``metric`` must be None).
+    - ``fold_batchnorm``: fold BatchNorm into the preceding convolution.
+    - ``reference``: store PyTorch's float32 outputs as ``data/reference_*.npy``.
+    The float32 metric of amssim's executor is recorded as ``fp32_metric`` and the
+    PyTorch metric in ``source.torch_metric``.
+    """
+    import torch
+
+    ex = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
+    ex = tuple(_to_torch(e) for e in ex)
+    ex = tuple(torch.cat([e, e]) if e.shape[0] < 2 else e for e in ex)  # avoid 0/1 specialisation
+    model = model.eval()
+    dyn = tuple({0: torch.export.Dim("batch")} for _ in ex)
+    try:
+        with torch.no_grad():
+            ep = torch.export.export(model, ex, dynamic_shapes=dyn)
+            ep = ep.run_decompositions({})
+    except Exception as exc:  # noqa: BLE001 - torch raises many types here
+        raise TraceError(f"from_torch: torch.export failed for {type(model).__name__}: {exc}") from None
+    conv = _Converter(ep)
+    in_nodes, outs = conv.run()
+    if len(in_nodes) != len(ex):
+        raise TraceError(f"from_torch: model has {len(in_nodes)} tensor inputs, example gave {len(ex)}")
+    b = conv.b
+    if fold_batchnorm:
+        b.fold_batchnorm(set(outs))
+    b.prune(outs)
+    ev = eval_inputs if isinstance(eval_inputs, (tuple, list)) else (eval_inputs,)
+    ev = [np.asarray(e.detach().cpu().numpy() if isinstance(e, torch.Tensor) else e) for e in ev]
+    in_specs = []
+    for node, e, x in zip(in_nodes, ev, ex):
+        dt = "float32" if x.dtype.is_floating_point else "int64"
+        in_specs.append({"name": node.name, "shape": list(x.shape[1:]), "dtype": dt})
+
+    def torch_run(batch_arrays):
+        with torch.no_grad():
+            ins = [torch.as_tensor(a.astype(np.float32) if s["dtype"] == "float32" else a.astype(np.int64))
+                   for a, s in zip(batch_arrays, in_specs)]
+            y = model(*ins)
+            y = y[0] if isinstance(y, (tuple, list)) else y
+            return y.detach().cpu().numpy().astype(np.float32)
+
+    src = {"importer": "amssim.trace.from_torch", "torch_version": torch.__version__,
+           "model": type(model).__name__, "fold_batchnorm": fold_batchnorm}
+    src.update(source or {})
+    return finish_import(b, in_specs, outs, ev, labels, out_dir, name=name, task=task, metric=metric,
+                         reference_fn=torch_run if reference else None, framework="torch",
+                         overwrite=overwrite, batch_size=batch_size, source=src)
