@@ -130,8 +130,9 @@ def plot_pareto(
             fmt="none", ecolor="C3", alpha=0.5, zorder=3,
         )
     ax.plot(fx, fy, "-o", color="C3", ms=6, drawstyle="default", label=f"Pareto front ({len(front)})", zorder=4)
-    for i in front:
-        ax.annotate(labels[i], (xs[i], ys[i]), textcoords="offset points", xytext=(5, 4), fontsize=7, color="C3")
+    for k, i in enumerate(front):  # alternate above/below to keep neighbours readable
+        ax.annotate(labels[i], (xs[i], ys[i]), textcoords="offset points",
+                    xytext=(5, 4) if k % 2 == 0 else (5, -11), fontsize=7, color="C3")
     if all(v > 0 for v in xs if math.isfinite(v)) and any(math.isfinite(v) for v in xs):
         finite = [v for v in xs if math.isfinite(v)]
         if max(finite) / min(finite) > 20:
@@ -226,7 +227,7 @@ def plot_heatmap(
                 if math.isnan(v):
                     ax.text(c, r, "-", ha="center", va="center", fontsize=8, color="0.5")
                     continue
-                text = f"{v:.4g}" + (f"\n{pct[r][c]:.1f}%" if relative else "")
+                text = f"{v:.4g}" + (f"\n{pct[r][c]:.2f}%" if relative else "")
                 good = relative and pct[r][c] >= 99.0
                 ax.text(c, r, text, ha="center", va="center", fontsize=7,
                         fontweight="bold" if good else "normal",
@@ -235,7 +236,8 @@ def plot_heatmap(
         ax.set_yticks(range(len(rows)), rows)
         ax.set_xlabel(col_key)
         ax.set_ylabel(row_key)
-        ax.set_title(", ".join(fkey) or value, fontsize=9)
+        if fkey:
+            ax.set_title(", ".join(fkey), fontsize=9)
         panels.append({"facet": list(fkey), "rows": rows, "cols": cols, "values": grid, "pct_of_fp32": pct if relative else None})
     for ax in list(axes.flat)[len(facets):]:
         ax.set_visible(False)

@@ -146,3 +146,29 @@ def test_cli_bad_sweep_file_exits_2(tmp_path, capsys):
     f.write_text("[grid]\n'numerics.gain' = []\n")
     assert _cli(tmp_path, "--sweep-file", str(f)) == 2
     assert "s.toml" in capsys.readouterr().err
+
+
+def test_cli_sweep_file_end_to_end_and_dry_run(tmp_path, capsys):
+    import json
+
+    from amssim.sweep import ResultStore
+
+    f = tmp_path / "s.toml"
+    f.write_text('trace = "wl/x"\ndevice = "dev"\nseeds = 2\n[set]\n"noise.lsb" = 0.5\n'
+                 '[grid]\nnumerics.gain = [1, 8]\n')
+    store = tmp_path / "s.jsonl"
+    args = ["sweep", "--sweep-file", str(f), "--store", str(store), "--workers", "1", "--json", *FAKE]
+    assert main(args + ["--dry-run"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [p["seeds_to_run"] for p in plan["points"]] == [[0, 1], [0, 1]]
+    assert not store.exists()
+    assert main(args + ["--grid", "numerics.tile_width=8,128"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ran"] == 8
+    rows = ResultStore(store).rows
+    assert {r["device"] for r in rows} == {"dev"} and {r["seed"] for r in rows} == {0, 1}
+    assert all(r["overrides"]["noise.lsb"] == "0.5" for r in rows)
+    assert main(args + ["--grid", "numerics.tile_width=8,128", "--dry-run"]) == 0
+    assert all(p["seeds_to_run"] == [] for p in json.loads(capsys.readouterr().out)["points"])
+    # the same key from the file and the command line is an error
+    assert main(args + ["--grid", "numerics.gain=2"]) == 2

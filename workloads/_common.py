@@ -97,14 +97,43 @@ def torch_predict(model, x, batch: int = 256) -> np.ndarray:
     return np.concatenate(outs)
 
 
-def export(model, example, eval_inputs, labels, out_dir: Path, *, name: str, **kw):
-    """Export with amssim's PyTorch importer, then check the float32 metric by re-loading."""
-    from amssim.trace import evaluate, from_torch, load_trace  # noqa: F401  (import errors surface here)
+def install_trace(staging: Path, out_dir: Path):
+    """Move the trace parts (manifest.json, tensors/, data/) of ``staging`` into ``out_dir``.
+
+    The trace writer replaces a whole directory; the workload directories also hold their
+    build script, so the trace is written to a staging directory and its parts swapped in.
+    """
+    import shutil
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for part in ("tensors", "data"):
+        if (out_dir / part).exists():
+            shutil.rmtree(out_dir / part)
+        if (Path(staging) / part).exists():
+            shutil.copytree(Path(staging) / part, out_dir / part)
+    shutil.copy2(Path(staging) / "manifest.json", out_dir / "manifest.json.tmp")
+    os.replace(out_dir / "manifest.json.tmp", out_dir / "manifest.json")
+    shutil.rmtree(staging)
+
+
+def export(model, example, eval_inputs, labels, out_dir: Path, *, name: str, cache_dir: Path, **kw):
+    """Export with amssim's PyTorch importer into ``out_dir``; return the re-loaded Trace."""
+    from amssim.trace import from_torch, load_trace
 
     model.eval()
-    res = from_torch(model, example, eval_inputs, labels, out_dir, name=name, **kw)
-    tr = load_trace(out_dir)
-    return res, tr
+    staging = Path(cache_dir) / f"{name}-export"
+    from_torch(model, example, eval_inputs, labels, staging, name=name, overwrite=True, **kw)
+    install_trace(staging, out_dir)
+    return load_trace(out_dir)
+
+
+def provenance(name: str, args, **fields) -> dict:
+    """The ``source`` block of a built-in trace's manifest: how to rebuild it and from what."""
+    import torch
+
+    return {"build_script": f"workloads/{name}/build.py", "seed": int(args.seed),
+            "train_torch_threads": int(args.threads), "torch_version": torch.__version__, **fields}
 
 
 def dir_size_bytes(path: Path) -> int:

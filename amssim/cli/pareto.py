@@ -19,6 +19,9 @@ labelled (format from the suffix: .png, .svg or .pdf).
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from .sweep import HelpFormatter
+
+    parser.formatter_class = HelpFormatter
     parser.add_argument("store", help="sweep result store (JSON lines, written by amssim sweep)")
     parser.add_argument("--x", default="energy_j", metavar="KEY[:min|max]", help="first objective (x axis)")
     parser.add_argument("--y", default="accuracy", metavar="KEY[:min|max]", help="second objective (y axis)")

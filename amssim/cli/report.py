@@ -19,6 +19,9 @@ with the reason.
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from .sweep import HelpFormatter
+
+    parser.formatter_class = HelpFormatter
     parser.add_argument("store", help="sweep result store (JSON lines, written by amssim sweep)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
     parser.add_argument("--x", default="energy_j", metavar="KEY[:min|max]", help="first Pareto objective")

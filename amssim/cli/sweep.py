@@ -8,6 +8,7 @@ import os
 import sys
 
 NAME = "sweep"
+DEFAULT_DEVICE = "abfp-paper"  #: same default as ``amssim simulate``
 HELP = "run a grid of --set overrides x noise seeds into a resumable result store"
 DESCRIPTION = """\
 Run TRACE for every point of a grid (the cartesian product of the --grid
@@ -21,7 +22,18 @@ example: amssim sweep workloads/fsdd-cnn --grid numerics.tile_width=8,32,128 \\
 """
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's line breaks; shows a default only when there is one
+    (not for None/False/[]), so help texts that explain their default stay clean."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, []) or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = HelpFormatter
     parser.add_argument("trace", nargs="?", help="trace directory (may come from --sweep-file)")
     parser.add_argument(
         "--grid",
@@ -47,12 +59,17 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="noise seeds per point (the ABFP paper averages 10); default: the sweep file's, else 1",
     )
     parser.add_argument("--seed-base", type=int, default=0, metavar="S", help="first seed (seeds S..S+N-1)")
-    parser.add_argument("--device", default=None, metavar="NAME|FILE", help="device model (default: the simulator's default device)")
+    parser.add_argument(
+        "--device",
+        default=None,
+        metavar="NAME|FILE",
+        help=f"device model name or TOML file (default: the sweep file's, else {DEFAULT_DEVICE})",
+    )
     parser.add_argument(
         "--mode",
         choices=("accuracy", "full", "timing"),
         default=None,
-        help="run mode (default: accuracy)",
+        help="run mode (default: the sweep file's, else accuracy)",
     )
     parser.add_argument(
         "--store",
@@ -90,19 +107,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dask-threads", action="store_true", help=argparse.SUPPRESS)
 
 
-def _default_device() -> str:
-    from ..errors import ConfigError
-
-    try:
-        from .. import run as run_mod
-    except ModuleNotFoundError:
-        run_mod = None
-    dev = getattr(run_mod, "DEFAULT_DEVICE", None)
-    if not dev:
-        raise ConfigError("no --device given (and the sweep file names none)")
-    return dev
-
-
 def build_spec(args):
     """SweepSpec from the arguments and the optional sweep file."""
     from ..errors import ConfigError
@@ -130,7 +134,7 @@ def build_spec(args):
         seeds = sf.seeds
     else:
         seeds = seed_list(1, base=args.seed_base)
-    device = args.device or (sf.device if sf else None) or _default_device()
+    device = args.device or (sf.device if sf else None) or DEFAULT_DEVICE
     mode = args.mode or (sf.mode if sf else None) or "accuracy"
     return SweepSpec(trace=trace, device=device, mode=mode, points=tuple(points), seeds=seeds)
 

@@ -23,9 +23,10 @@ import numpy as np
 from .._jit import njit, njit_parallel, prange
 from .._rng import hash3
 
-_P2_OFF = 1100
-#: 2**e for e in [-1100, 1100] (0 and inf at the ends are never reached)
-_P2 = np.ldexp(1.0, np.arange(-_P2_OFF, _P2_OFF + 1)).astype(np.float64)
+_P2_OFF = 1074
+#: 2**e for e in [-1074, 1074] (inf at the top end is never reached)
+with np.errstate(over="ignore"):
+    _P2 = np.ldexp(1.0, np.arange(-_P2_OFF, _P2_OFF + 1)).astype(np.float64)
 _TWO_M32 = 2.0**-32
 
 NEAREST_EVEN = 0
@@ -50,6 +51,15 @@ def _floor_log2_f32(a):
     """floor(log2(a)) for a finite float32 magnitude a > 0 (exact, subnormals too)."""
     m, e = math.frexp(np.float64(a))
     return e - 1
+
+
+@njit
+def _s_of(bits, v):
+    """floor(log2|v|) of a finite nonzero float32 v from its bit pattern ``bits``."""
+    ef = np.int64((bits >> np.uint32(23)) & np.uint32(0xFF))
+    if ef == 0:
+        return _floor_log2_f32(v)
+    return ef - 127
 
 
 @njit
@@ -83,72 +93,78 @@ def _grid_round(a, s, man_bits, emin, maxv, ovf, mode, h):
 
 
 @njit_parallel
-def minifloat_kernel(x, out, man_bits, emin, maxv, ovf_nearest, mode, k0, k1, index_offset, salt):
-    """Elementwise float grid (ExMy, OCP FP8, bf16). x, out: 1-D float32."""
+def minifloat_kernel(x, xb, out, man_bits, emin, maxv, ovf_nearest, mode, k0, k1, index_offset, salt):
+    """Elementwise float grid (ExMy, OCP FP8, bf16). x, out: 1-D float32; xb = x.view(uint32)."""
     nbad = 0
-    ovf_other = maxv
+    ovf = ovf_nearest if (mode == NEAREST_EVEN or mode == NEAREST_AWAY) else maxv
     for i in prange(x.size):
         v = x[i]
         if not np.isfinite(v):
             nbad += 1
             out[i] = 0.0
             continue
-        a = abs(np.float64(v))
-        if a == 0.0:
+        if v == 0.0:
             out[i] = v
             continue
         h = np.uint32(0)
         if mode == STOCHASTIC:
             h = _draw(k0, k1, np.int64(i) + index_offset, salt)
-        ovf = ovf_nearest if (mode == NEAREST_EVEN or mode == NEAREST_AWAY) else ovf_other
-        q = _grid_round(a, _floor_log2_f32(v), man_bits, emin, maxv, ovf, mode, h)
+        q = _grid_round(abs(np.float64(v)), _s_of(xb[i], v), man_bits, emin, maxv, ovf, mode, h)
         out[i] = -q if v < 0 else q
     return nbad
 
 
 @njit_parallel
-def block_kernel(x, out, group, man_bits, emin, maxv, emax_elem, smin, smax, mode, k0, k1,
+def block_kernel(x, xb, out, group, man_bits, emin, maxv, emax_elem, smin, smax, mode, k0, k1,
                  base, col_stride, salt):
     """Shared power-of-two scale per block of ``group`` along axis 1 (BFP, MX).
 
     scale exponent = clamp(floor(log2 max|block|) - emax_elem, smin, smax); elements
     x / 2^scale are rounded onto the element grid (man_bits, emin, maxv, saturating)
     and multiplied back. All-zero blocks stay zero; the tail block is zero-padded
-    (it is simply shorter: padding never changes the max). x, out: 2-D float32.
+    (it is simply shorter: padding never changes the max). x, out: 2-D float32,
+    xb = x.view(uint32).
     """
     rows, cols = x.shape
     nb = (cols + group - 1) // group
     nbad = 0
-    for job in prange(rows * nb):
-        r = job // nb
-        c0 = (job - r * nb) * group
-        c1 = min(c0 + group, cols)
-        amax = 0.0
-        for c in range(c0, c1):
-            v = x[r, c]
-            if not np.isfinite(v):
-                nbad += 1
-            else:
-                amax = max(amax, abs(np.float64(v)))
-        if amax == 0.0:
+    for r in prange(rows):
+        xr = x[r]
+        xbr = xb[r]
+        outr = out[r]
+        rbase = base[r]
+        for blk in range(nb):
+            c0 = blk * group
+            c1 = min(c0 + group, cols)
+            amax = np.float32(0.0)
+            ia = c0
             for c in range(c0, c1):
-                out[r, c] = 0.0
-            continue
-        se = _floor_log2_f32(amax) - emax_elem
-        se = min(max(se, smin), smax)
-        inv = _p2(-se)
-        sc = _p2(se)
-        for c in range(c0, c1):
-            v = x[r, c]
-            if not np.isfinite(v) or v == 0.0:
-                out[r, c] = 0.0
+                v = xr[c]
+                if not np.isfinite(v):
+                    nbad += 1
+                elif abs(v) > amax:
+                    amax = abs(v)
+                    ia = c
+            if amax == 0.0:
+                for c in range(c0, c1):
+                    outr[c] = 0.0
                 continue
-            h = np.uint32(0)
-            if mode == STOCHASTIC:
-                h = _draw(k0, k1, base[r] + np.int64(c) * col_stride, salt)
-            a = abs(np.float64(v)) * inv
-            q = _grid_round(a, _floor_log2_f32(v) - se, man_bits, emin, maxv, maxv, mode, h) * sc
-            out[r, c] = -q if v < 0 else q
+            se = _s_of(xbr[ia], amax) - emax_elem
+            se = min(max(se, smin), smax)
+            # x's own grid: smallest normal exponent emin + se, max maxv * 2^se
+            emin_x = emin + se
+            maxv_x = maxv * _p2(se)
+            for c in range(c0, c1):
+                v = xr[c]
+                if not np.isfinite(v) or v == 0.0:
+                    outr[c] = 0.0
+                    continue
+                h = np.uint32(0)
+                if mode == STOCHASTIC:
+                    h = _draw(k0, k1, rbase + np.int64(c) * col_stride, salt)
+                q = _grid_round(abs(np.float64(v)), _s_of(xbr[c], v), man_bits, emin_x, maxv_x,
+                                maxv_x, mode, h)
+                outr[c] = -q if v < 0 else q
     return nbad
 
 
@@ -158,26 +174,25 @@ def scaled_int_kernel(x, out, scales, qmax, mode, k0, k1, base, col_stride, salt
     single row): q = clamp(round(|x| / s), 0, qmax) * s, s > 0. x, out: 2-D float32."""
     rows, cols = x.shape
     nbad = 0
-    for job in prange(rows * cols):
-        r = job // cols
-        c = job - r * cols
-        v = x[r, c]
-        if not np.isfinite(v):
-            nbad += 1
-            out[r, c] = 0.0
-            continue
-        if v == 0.0:
-            out[r, c] = 0.0
-            continue
+    for r in prange(rows):
         s = np.float64(scales[r])
-        h = np.uint32(0)
-        if mode == STOCHASTIC:
-            h = _draw(k0, k1, base[r] + np.int64(c) * col_stride, salt)
-        q = _round_int(abs(np.float64(v)) / s, mode, h)
-        if q > qmax:
-            q = np.float64(qmax)
-        q = q * s
-        out[r, c] = -q if v < 0 else q
+        for c in range(cols):
+            v = x[r, c]
+            if not np.isfinite(v):
+                nbad += 1
+                out[r, c] = 0.0
+                continue
+            if v == 0.0:
+                out[r, c] = 0.0
+                continue
+            h = np.uint32(0)
+            if mode == STOCHASTIC:
+                h = _draw(k0, k1, base[r] + np.int64(c) * col_stride, salt)
+            q = _round_int(abs(np.float64(v)) / s, mode, h)
+            if q > qmax:
+                q = np.float64(qmax)
+            q = q * s
+            out[r, c] = -q if v < 0 else q
     return nbad
 
 
@@ -195,8 +210,8 @@ def _bf16_round(a):
 def abfp_kernel(x, out, codes, scales, tile, levels, mode, k0, k1, base, col_stride, salt):
     """ABFP digital encoding per block of ``tile`` along axis 1 (DESIGN 3).
 
-    s = bf16(max|block|) (zero block: s = 1); c = clamp(round(x / s * L), -L, L),
-    L = levels = 2^(b-1) - 1 (x / s in float64, then * L in float64); output
+    s = bf16(max|block|) (zero block: s = 1); c = clamp(round((x * L) / s), -L, L),
+    L = levels = 2^(b-1) - 1 (x * L exact in float64, one rounded division); output
     value = float32(c * s / L). ``codes`` (float32, same shape) receives c and
     ``scales`` (rows, blocks) receives s.
     """
@@ -204,129 +219,91 @@ def abfp_kernel(x, out, codes, scales, tile, levels, mode, k0, k1, base, col_str
     nb = (cols + tile - 1) // tile
     nbad = 0
     lv = np.float64(levels)
-    for job in prange(rows * nb):
-        r = job // nb
-        b = job - r * nb
-        c0 = b * tile
-        c1 = min(c0 + tile, cols)
-        amax = np.float32(0.0)
-        for c in range(c0, c1):
-            v = x[r, c]
-            if not np.isfinite(v):
-                nbad += 1
-            else:
-                amax = max(amax, abs(v))
-        s32 = np.float32(1.0) if amax == 0.0 else _bf16_round(amax)
-        scales[r, b] = s32
-        s = np.float64(s32)
-        for c in range(c0, c1):
-            v = x[r, c]
-            if not np.isfinite(v) or v == 0.0:
-                out[r, c] = 0.0
-                codes[r, c] = 0.0
-                continue
-            h = np.uint32(0)
-            if mode == STOCHASTIC:
-                h = _draw(k0, k1, base[r] + np.int64(c) * col_stride, salt)
-            q = _round_int(abs(np.float64(v)) / s * lv, mode, h)
-            if q > lv:
-                q = lv
-            if v < 0:
-                q = -q
-            codes[r, c] = q
-            out[r, c] = q * s / lv
+    for r in prange(rows):
+        xr = x[r]
+        outr = out[r]
+        codesr = codes[r]
+        rbase = base[r]
+        for blk in range(nb):
+            c0 = blk * tile
+            c1 = min(c0 + tile, cols)
+            amax = np.float32(0.0)
+            for c in range(c0, c1):
+                v = xr[c]
+                if not np.isfinite(v):
+                    nbad += 1
+                else:
+                    amax = max(amax, abs(v))
+            s32 = np.float32(1.0) if amax == 0.0 else _bf16_round(amax)
+            scales[r, blk] = s32
+            s = np.float64(s32)
+            for c in range(c0, c1):
+                v = xr[c]
+                if not np.isfinite(v) or v == 0.0:
+                    outr[c] = 0.0
+                    codesr[c] = 0.0
+                    continue
+                h = np.uint32(0)
+                if mode == STOCHASTIC:
+                    h = _draw(k0, k1, rbase + np.int64(c) * col_stride, salt)
+                q = _round_int((abs(np.float64(v)) * lv) / s, mode, h)
+                if q > lv:
+                    q = lv
+                if v < 0:
+                    q = -q
+                codesr[c] = q
+                outr[c] = q * s / lv
     return nbad
 
 
 @njit_parallel
-def tapered_kernel(x, out, n, es, rs, sf, is_log, values, bounds, wmax, mode, k0, k1,
+def tapered_kernel(x, xb, out, maxpat, is_log, vals, valc, thr, exact, lut, off, shf, mode, k0, k1,
                    index_offset, salt):
-    """Posit (is_log=0) and logarithmic posit (is_log=1) rounding, elementwise.
+    """Posit / log-posit rounding by table lookup, elementwise. x, out: 1-D float32.
 
-    Builds the unbounded bit string (regime capped at ``rs``, ``es`` exponent bits,
-    fraction bits: the 23 float32 mantissa bits for posits, ``wmax`` log-domain
-    fraction bits plus a sticky bit for log-posits), rounds it to n-1 bits on the bit
-    string (Posit Standard 2022 rule), clamps to [minpos, maxpos] and decodes with the
-    ``values`` table (pattern -> float32 magnitude). ``bounds[j]`` is the smallest
-    float32 >= 2^(j / 2^wmax) (log-posits only). x, out: 1-D float32.
+    Tables (built by :func:`amssim.formats.posit.kernel_tables`), indexed by the
+    positive pattern p in [0, maxpat]:
+    vals[p]   float32 value of pattern p (nearest float32 for log-posits),
+              vals[maxpat + 1] = inf (sentinel);
+    valc[p]   smallest float32 >= the exact value (valc[maxpat + 1] = inf);
+    thr[p]    rounding threshold between p and p+1: the value of the (n+1)-bit
+              pattern "p followed by 1" (smallest float32 >= it when inexact);
+    exact[p]  1 if thr[p] is exact (ties possible), else 0;
+    lut       floor pattern of the start of each bucket: bucket of a float32
+              magnitude with bits b is off[b >> 23] + ((b & 0x7FFFFF) >> shf[b >> 23]);
+              buckets are fine enough to hold at most one code.
     """
-    maxpat = (np.int64(1) << (n - 1)) - 1
     nbad = 0
+    away = mode == NEAREST_AWAY
+    tz = mode == TOWARD_ZERO
     for i in prange(x.size):
         v = x[i]
-        if not np.isfinite(v):
+        b = np.int64(xb[i]) & 0x7FFFFFFF
+        if b >= 0x7F800000:
             nbad += 1
             out[i] = 0.0
             continue
-        if v == 0.0:
+        if b == 0:
             out[i] = 0.0
             continue
+        ef = b >> 23
         a = abs(np.float64(v))
-        m, ex = math.frexp(a)
-        s = ex - 1
-        m = m * 2.0  # in [1, 2)
-        if s < -126:  # float32 subnormal input: below minpos (validated range)
-            p = np.int64(1)
+        # floor pattern: largest p with exact value <= a (branch-free from here on)
+        p = np.int64(lut[off[ef] + ((b & 0x7FFFFF) >> shf[ef])])
+        p += np.int64(a >= valc[p + 1])
+        if is_log:  # the float32 stand-in of a code maps to that code
+            p += np.int64(vals[p + 1] == a)
+        if mode == STOCHASTIC:
+            lo = np.float64(vals[p])
+            hi = np.float64(vals[p + 1])
+            u = np.float64(_draw(k0, k1, np.int64(i) + index_offset, salt)) * _TWO_M32
+            up = u < (a - lo) / (hi - lo)
         else:
-            sticky = False
-            if is_log:
-                big = np.int64(1) << wmax
-                j = np.int64(math.floor(math.log2(m) * big))
-                if j < 0:
-                    j = 0
-                if j >= big:
-                    j = big - 1
-                while bounds[j] > m:
-                    j -= 1
-                while bounds[j + 1] <= m:
-                    j += 1
-                frac = j
-                w = wmax
-                sticky = m != 1.0
-                scale = np.int64(s + sf)
-            else:
-                frac = np.int64(math.floor((m - 1.0) * 8388608.0))
-                w = 23
-                scale = np.int64(s)
-            k = scale >> es
-            e = scale - (k << es)
-            if k >= rs:
-                p = maxpat
-            elif k < -rs:
-                p = np.int64(1)
-            else:
-                run = k + 1 if k >= 0 else -k
-                term = 1 if run < rs else 0
-                rlen = run + term
-                if k >= 0:
-                    reg = ((np.int64(1) << run) - 1) << term
-                else:
-                    reg = np.int64(term)
-                body = (((reg << es) | e) << w) | frac
-                sh = rlen + es + w - (n - 1)
-                if sh <= 0:
-                    p = body << (-sh)
-                else:
-                    p = body >> sh
-                    rem = body & ((np.int64(1) << sh) - 1)
-                    half = np.int64(1) << (sh - 1)
-                    up = False
-                    if mode == NEAREST_EVEN:
-                        up = rem > half or (rem == half and (sticky or (p & 1) == 1))
-                    elif mode == NEAREST_AWAY:
-                        up = rem >= half
-                    elif mode == STOCHASTIC:
-                        if (rem != 0 or sticky) and p >= 1 and p < maxpat:
-                            lo = np.float64(values[p])
-                            hi = np.float64(values[p + 1])
-                            u = np.float64(_draw(k0, k1, np.int64(i) + index_offset, salt)) * _TWO_M32
-                            up = u < (a - lo) / (hi - lo)
-                    if up:
-                        p += 1
-                if p < 1:
-                    p = np.int64(1)
-                if p > maxpat:
-                    p = maxpat
-        q = values[p]
+            t = thr[p]
+            tie_up = (exact[p] == 0) | away | ((p & 1) == 1)
+            up = ((a > t) | ((a == t) & tie_up)) & (not tz)
+        p += np.int64(up)
+        p = max(p, np.int64(1))  # below minpos: minpos (never 0)
+        q = vals[p]
         out[i] = -q if v < 0 else q
     return nbad

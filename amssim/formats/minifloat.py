@@ -90,7 +90,7 @@ class FloatSpec(FormatSpec):
         out = np.empty_like(x)
         ovf = np.inf if self.overflow_to_inf else self.max_value
         nbad = K.minifloat_kernel(
-            x, out, self.man_bits, self.emin, self.max_value, ovf, int(ctx.mode),
+            x, x.view(np.uint32), out, self.man_bits, self.emin, self.max_value, ovf, int(ctx.mode),
             ctx.k0, ctx.k1, ctx.index_offset, ctx.salt,
         )
         return out, nbad

@@ -214,6 +214,54 @@ def epilogue(S, sx, sx_t0, swT, t0, c0, num, off, den, kappa, Ly, acc, acc_c0, r
 
 
 @njit_parallel
+def fused(xc, sx, wT, swT, t0, c0, nc, num, off, den, kappa, Ly, acc, acc_c0, row0,
+          kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, rb):
+    """Block dot products (float32 integer codes, exact) fused with the epilogue.
+
+    xc (Tq, R, n) input codes of blocks t0 .. t0+Tq; wT (T, n, N) weight codes;
+    tiles of ``rb`` rows share each weight row. Used for narrow tiles where one
+    BLAS call per block costs more than it saves.
+    """
+    Tq, R, n = xc.shape
+    Lyf = np.float64(Ly)
+    simple = sig_b == 0.0 and adc_inl.shape[0] == 0
+    numv = num[c0:c0 + nc]
+    offv = off[c0:c0 + nc]
+    nblk = (R + rb - 1) // rb
+    for bi in prange(nblk):
+        r0 = bi * rb
+        r1 = min(R, r0 + rb)
+        S = np.empty((rb, nc), np.float32)
+        E = np.zeros(nc)
+        for tt in range(Tq):
+            t = t0 + tt
+            for j in range(r1 - r0):
+                for i in range(nc):
+                    S[j, i] = 0.0
+            for k in range(n):
+                wrow = wT[t, k, c0:c0 + nc]
+                for j in range(r1 - r0):
+                    a = xc[tt, r0 + j, k]
+                    if a != 0.0:
+                        Sj = S[j]
+                        for i in range(nc):
+                            Sj[i] += a * wrow[i]
+            swv = swT[t, c0:c0 + nc]
+            for j in range(r1 - r0):
+                r = r0 + j
+                a32 = np.uint32(row0 + r)
+                if kind != 0:
+                    fill_noise(kind, scale, dof, cdf, edges, keys, a32, c0, t, E)
+                accrow = acc[r, acc_c0:acc_c0 + nc]
+                sxr = sx[r, tt]
+                if simple:
+                    _row_simple(S[j], numv, offv, E, swv, accrow, den, kappa, Lyf, sxr)
+                else:
+                    _row_general(S[j], numv, offv, E, swv, accrow, den, kappa, Lyf, Ly, sxr,
+                                 sig_b, row_hash(keys[4], a32), keys[5], c0, t, adc_inl)
+
+
+@njit_parallel
 def bf16_inplace(a):
     """Round a float32 array (any shape, C order) to bfloat16 values in place."""
     flat = a.reshape(-1)

@@ -27,7 +27,11 @@ from .noise import noise_tables
 
 #: elements of one row chunk's input codes / one dot-product buffer (memory bound)
 _ROW_ELEMS = 1 << 20
-_BUF_ELEMS = 1 << 21
+_BUF_ELEMS = 1 << 22
+#: tile widths up to this use the fused numba dot-product kernel instead of BLAS
+_FUSED_MAX_N = 16
+#: rows sharing each weight row in the fused kernel
+_FUSED_ROWS = 8
 
 
 def _check_int(name, v, lo=0):
@@ -37,19 +41,25 @@ def _check_int(name, v, lo=0):
 
 
 def _check_matrix(name, a, cols=None):
-    a = np.asarray(a)
+    a = a0 = np.asarray(a)
     if a.dtype.kind not in "fiu":
         raise ConfigError(f"{name} must be a real numeric array, got dtype {a.dtype}")
     if a.ndim != 2:
         raise ConfigError(f"{name} must be 2-D, got shape {a.shape}")
     if cols is not None and a.shape[1] != cols:
         raise ConfigError(f"{name} has {a.shape[1]} columns, expected {cols} (shape {a.shape})")
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    if not np.isfinite(a).all():
-        bad = np.argwhere(~np.isfinite(a))[0]
-        raise ConfigError(
-            f"{name} contains a non-finite value {a[tuple(bad)]!r} at {tuple(int(b) for b in bad)}"
-            " (after conversion to float32)")
+    for arr, note in ((a, ""), (None, " (overflows float32)")):
+        if arr is None and a0.dtype == np.float32:
+            a = np.ascontiguousarray(a0)
+            break
+        if arr is None:
+            with np.errstate(over="ignore"):
+                a = np.ascontiguousarray(a, dtype=np.float32)
+            arr = a
+        if not np.isfinite(arr).all():
+            bad = tuple(int(b) for b in np.argwhere(~np.isfinite(arr))[0])
+            val = float(np.asarray(arr)[bad]) if not note else float(np.asarray(a0)[bad])
+            raise ConfigError(f"{name} contains a non-finite value {val!r} at {bad}{note}")
     return a
 
 
@@ -103,14 +113,16 @@ class AbfpPrepared:
         sw = np.empty((N, T), np.float64)
         K.quantize_blocks(w, n, 0, self.Lw, int(cfg.scale_kind), codes, sw)
         self.weight_scales = np.ascontiguousarray(sw.T)
+        # programmed weights, layout (T, n, N): block t is the B matrix of x_t @ B
         if self.float_path:
             kw0, kw1 = stream_key(self.seed, Stream.WEIGHT_PROGRAMMING, self.layer)
-            self._weT = K.weight_effective(codes, float(cfg.weight_noise_rel), kw0, kw1, n)
-            self._codes = None
+            self._wT = K.weight_effective(codes, float(cfg.weight_noise_rel), kw0, kw1, n)
             self._dac_inl = np.asarray(cfg.dac_inl_lsb, np.float64)
         else:
-            self._codes = codes
-            self._weT = None
+            self._wT = np.ascontiguousarray(codes.transpose(0, 2, 1))
+        del codes
+        #: narrow float32 tiles: dot products fused into the epilogue kernel (no BLAS)
+        self.fused = (not self.float_path) and code_dtype == np.float32 and n <= _FUSED_MAX_N
         G = cfg.gain
         gains = _channel(cfg.channel_gain_error, N)
         self._num = (np.full(N, G) if gains is None else G * (1.0 + gains)) * self.Ly
@@ -161,31 +173,34 @@ class AbfpPrepared:
         rc = max(1, min(R, _ROW_ELEMS // max(tq * n, nc)))
         tc = max(1, min(tq, _BUF_ELEMS // (rc * nc)))
         sdtype = np.float64 if self.float_path else self.code_dtype
-        buf = np.empty(tc * rc * nc, sdtype)
+        buf = None if self.fused else np.empty(tc * rc * nc, sdtype)
         xcodes_buf = np.empty(tq * rc * n, self.code_dtype)
         sx_buf = np.empty(rc * tq, np.float64)
         kind = int(cfg.noise_kind)
+        common = (self._num, self._off, self._den, self._kappa, self.Ly)
+        noise = (kind, float(cfg.noise_lsb), float(cfg.noise_dof), self._cdf, self._edges,
+                 self._keys, float(cfg.signal_noise_var_lsb2), self._adc_inl)
         for r0 in range(0, R, rc):
             r1 = min(R, r0 + rc)
             rr = r1 - r0
             xc = xcodes_buf[: tq * rr * n].reshape(tq, rr, n)
             sx = sx_buf[: rr * tq].reshape(rr, tq)
             K.quantize_blocks(x[r0:r1], n, t_start, self.Lx, int(cfg.scale_kind), xc, sx)
+            if self.fused:
+                K.fused(xc, sx, self._wT, self.weight_scales, t_start, c0, nc, *common,
+                        acc[r0:r1], acc_c0, row0 + r0, *noise, _FUSED_ROWS)
+                continue
             if self.float_path:
                 xc = K.input_effective(xc, self._dac_inl, self.Lx)
             for ta in range(t_start, t_stop, tc):
                 tb = min(t_stop, ta + tc)
                 S = buf[: (tb - ta) * rr * nc].reshape(tb - ta, rr, nc)
                 if self.float_path:
-                    K.dot_f64(xc, ta - t_start, self._weT, ta, c0, S)
+                    K.dot_f64(xc, ta - t_start, self._wT, ta, c0, S)
                 else:
-                    wv = self._codes[ta:tb, c0:c1].transpose(0, 2, 1)
-                    np.matmul(xc[ta - t_start: tb - t_start], wv, out=S)
-                K.epilogue(S, sx, ta - t_start, self.weight_scales, ta, c0, self._num,
-                           self._off, self._den, self._kappa, self.Ly, acc[r0:r1], acc_c0,
-                           row0 + r0, kind, float(cfg.noise_lsb), float(cfg.noise_dof),
-                           self._cdf, self._edges, self._keys,
-                           float(cfg.signal_noise_var_lsb2), self._adc_inl)
+                    np.matmul(xc[ta - t_start: tb - t_start], self._wT[ta:tb, :, c0:c1], out=S)
+                K.epilogue(S, sx, ta - t_start, self.weight_scales, ta, c0, *common,
+                           acc[r0:r1], acc_c0, row0 + r0, *noise)
 
 
 def _describe(a):

@@ -229,7 +229,7 @@ class AbfpConfig:
 def _int_field(cfg, name, lo, hi):
     v = getattr(cfg, name)
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        if isinstance(v, numbers.Real) and float(v).is_integer():
+        if not isinstance(v, bool) and isinstance(v, numbers.Real) and float(v).is_integer():
             v = int(v)
             object.__setattr__(cfg, name, v)
         else:

@@ -28,6 +28,8 @@ def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     vals = [float(v) for v in values if _is_num(v)]
     if not vals:
         return None, None
+    if all(v == vals[0] for v in vals):  # exact: no rounding noise in mean or std
+        return vals[0], (0.0 if len(vals) > 1 else None)
     m = math.fsum(vals) / len(vals)
     if len(vals) < 2:
         return m, None

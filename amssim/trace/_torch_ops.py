@@ -212,6 +212,8 @@ def h_slice(c, node, args, kw):
     dim = int(_get(args, kw, 1, "dim", 0))
     start = _get(args, kw, 2, "start", None)
     end = _get(args, kw, 3, "end", None)
+    if (start or 0) == 0 and (end is None or end >= 2**62) and _get(args, kw, 4, "step", 1) == 1:
+        return args[0]  # a full slice (e.g. x[:, None]) is the identity
     attrs = {"axis": dim, "start": int(start or 0), "end": int(min(end, 2**62)) if end is not None else 2**62,
              "step": int(_get(args, kw, 4, "step", 1))}
     return _out(c, node, "slice", [args[0]], attrs=attrs)
@@ -219,6 +221,23 @@ def h_slice(c, node, args, kw):
 
 def h_select(c, node, args, kw):
     return _out(c, node, "select", [args[0]], attrs={"axis": int(args[1]), "index": int(args[2])})
+
+
+def h_unbind(c, node, args, kw):
+    dim = int(_get(args, kw, 1, "dim", 0))
+    return tuple(_out(c, node, "select", [args[0]], attrs={"axis": dim, "index": i}, name=f"{node.name}_{i}")
+                 for i in range(len(node.meta["val"])))
+
+
+def h_split(c, node, args, kw):
+    dim = int(_get(args, kw, 2, "dim", 0))
+    outs, start = [], 0
+    for i, v in enumerate(node.meta["val"]):
+        n = int(v.shape[dim])
+        outs.append(_out(c, node, "slice", [args[0]], attrs={"axis": dim, "start": start, "end": start + n, "step": 1},
+                         name=f"{node.name}_{i}"))
+        start += n
+    return tuple(outs)
 
 
 def h_eq(c, node, args, kw):
@@ -233,6 +252,10 @@ def h_eq(c, node, args, kw):
 
 
 def h_logical_not(c, node, args, kw):
+    import torch
+
+    if node.meta["val"].dtype != torch.bool:
+        c.fail(node, "bitwise operations on non-boolean tensors are not supported")
     return _out(c, node, "eq", [args[0]], attrs={"scalar": 0.0})
 
 
@@ -349,7 +372,7 @@ HANDLERS = {
     "flatten": h_flatten, "view": h_reshape, "reshape": h_reshape, "_unsafe_view": h_reshape,
     "unflatten": h_reshape, "unsqueeze": h_reshape, "squeeze": h_reshape, "expand": h_expand,
     "permute": h_permute, "transpose": h_transpose, "t": h_transpose, "numpy_T": h_transpose,
-    "cat": h_cat, "slice": h_slice, "select": h_select, "eq": h_eq, "logical_not": h_logical_not,
+    "cat": h_cat, "unbind": h_unbind, "split": h_split, "split_with_sizes": h_split, "chunk": h_split, "slice": h_slice, "select": h_select, "eq": h_eq, "logical_not": h_logical_not, "bitwise_not": h_logical_not,
     "masked_fill": h_masked_fill, "zeros_like": _full_like(0.0), "ones_like": _full_like(1.0),
     "full_like": _full_like(None), "to": h_to, "_to_copy": h_to, "type_as": h_to,
     "add": _binary("add"), "sub": _binary("sub"), "mul": _binary("mul"), "div": _binary("div"),

@@ -34,6 +34,7 @@ import numpy as np
 from ..errors import TraceError
 from . import im2col as _im
 from .backends import Float32Backend
+from ._kernels import diff_sums
 from .ops import SPECS, round_bf16
 
 F32 = np.float32
@@ -68,12 +69,15 @@ class _Stats:
         self.n, self.s1, self.s2, self.sy2 = 0, 0.0, 0.0, 0.0
 
     def add(self, y, y_ref):
-        d = y.astype(np.float64) - y_ref
-        self.n += d.size
-        self.s1 += float(d.sum())
-        self.s2 += float(np.dot(d.ravel(), d.ravel()))
-        r = y_ref.astype(np.float64).ravel()
-        self.sy2 += float(np.dot(r, r))
+        y = np.ascontiguousarray(y, dtype=F32).reshape(-1)
+        r = np.ascontiguousarray(y_ref, dtype=F32).reshape(-1)
+        if y.shape != r.shape:
+            raise ValueError(f"backend output has {y.size} values, the float32 op {r.size}")
+        s1, s2, sy = diff_sums(y, r)
+        self.n += y.size
+        self.s1 += s1
+        self.s2 += s2
+        self.sy2 += sy
 
     def result(self):
         if self.n == 0:
@@ -111,7 +115,7 @@ class Executor:
         if self.differential:
             ref = x @ w.T
             if bias is not None:
-                ref = ref + bias
+                ref += bias
             self.stats[op.name].add(y, ref)
         return y
 

@@ -187,20 +187,55 @@ def from_torch(model, example_input, eval_inputs, labels, out_dir, *, name: str,
             ep = ep.run_decompositions({})
     except Exception as exc:  # noqa: BLE001 - torch raises many types here
         raise TraceError(f"from_torch: torch.export failed for {type(model).__name__}: {exc}") from None
+    src = {"importer": "amssim.trace.from_torch", "torch_version": torch.__version__,
+           "model": type(model).__name__, "fold_batchnorm": fold_batchnorm}
+    src.update(source or {})
+    return _from_ep(ep, model, eval_inputs, labels, out_dir, name=name, fold_batchnorm=fold_batchnorm, task=task,
+                    metric=metric, reference=reference, overwrite=overwrite, batch_size=batch_size, source=src)
+
+
+def from_exported(ep, eval_inputs, labels, out_dir, *, name: str, fold_batchnorm: bool = True,
+                  task: str = "classification", metric: str | None = "top1", reference: bool = True,
+                  overwrite: bool = False, batch_size: int = 256, source: dict | None = None):
+    """Like :func:`from_torch` for an already exported ``torch.export.ExportedProgram``
+    (e.g. from ``torch.export.load("model.pt2")``); its batch axis must be dynamic."""
+    import torch
+
+    try:
+        ep = ep.run_decompositions({})
+    except Exception as exc:  # noqa: BLE001
+        raise TraceError(f"from_torch: cannot decompose the exported program: {exc}") from None
+    src = {"importer": "amssim.trace.from_exported", "torch_version": torch.__version__}
+    src.update(source or {})
+    return _from_ep(ep, ep.module(), eval_inputs, labels, out_dir, name=name, fold_batchnorm=fold_batchnorm,
+                    task=task, metric=metric, reference=reference, overwrite=overwrite, batch_size=batch_size,
+                    source=src)
+
+
+def _from_ep(ep, model, eval_inputs, labels, out_dir, *, name, fold_batchnorm, task, metric, reference, overwrite,
+             batch_size, source):
+    import torch
+
     conv = _Converter(ep)
     in_nodes, outs = conv.run()
-    if len(in_nodes) != len(ex):
-        raise TraceError(f"from_torch: model has {len(in_nodes)} tensor inputs, example gave {len(ex)}")
+    for node in in_nodes:
+        val = node.meta.get("val")
+        if val is not None and len(val.shape) and isinstance(val.shape[0], int):
+            raise TraceError(f"from_torch: input {node.name!r} has a static batch size {val.shape[0]}; export with "
+                             "dynamic_shapes={...: {0: torch.export.Dim('batch')}} so traces run at any batch size")
     b = conv.b
     if fold_batchnorm:
         b.fold_batchnorm(set(outs))
     b.prune(outs)
     ev = eval_inputs if isinstance(eval_inputs, (tuple, list)) else (eval_inputs,)
     ev = [np.asarray(e.detach().cpu().numpy() if isinstance(e, torch.Tensor) else e) for e in ev]
+    if len(in_nodes) != len(ev):
+        raise TraceError(f"from_torch: model has {len(in_nodes)} tensor inputs, eval_inputs gave {len(ev)}")
     in_specs = []
-    for node, e, x in zip(in_nodes, ev, ex):
-        dt = "float32" if x.dtype.is_floating_point else "int64"
-        in_specs.append({"name": node.name, "shape": list(x.shape[1:]), "dtype": dt})
+    for node in in_nodes:
+        val = node.meta["val"]
+        dt = "float32" if val.dtype.is_floating_point else "int64"
+        in_specs.append({"name": node.name, "shape": [int(d) for d in val.shape[1:]], "dtype": dt})
 
     def torch_run(batch_arrays):
         with torch.no_grad():
@@ -210,9 +245,6 @@ def from_torch(model, example_input, eval_inputs, labels, out_dir, *, name: str,
             y = y[0] if isinstance(y, (tuple, list)) else y
             return y.detach().cpu().numpy().astype(np.float32)
 
-    src = {"importer": "amssim.trace.from_torch", "torch_version": torch.__version__,
-           "model": type(model).__name__, "fold_batchnorm": fold_batchnorm}
-    src.update(source or {})
     return finish_import(b, in_specs, outs, ev, labels, out_dir, name=name, task=task, metric=metric,
                          reference_fn=torch_run if reference else None, framework="torch",
-                         overwrite=overwrite, batch_size=batch_size, source=src)
+                         overwrite=overwrite, batch_size=batch_size, source=source)

@@ -196,8 +196,14 @@ def main(argv=None):
     print(f"[{NAME}] torch float32 dev accuracy {acc:.4f} on {len(ydv)} sentences")
     if args.train_only:
         return 0
-    res, tr = C.export(model, xdv[:2], xdv, ydv, args.out, name=NAME)
-    print(f"[{NAME}] exported {args.out} ({C.dir_size_bytes(args.out) / 1e6:.2f} MB): {res}")
+    tr = C.export(model, xdv[:2], xdv, ydv, args.out, name=NAME, cache_dir=args.cache_dir,
+                  source=C.provenance(NAME, args, dataset="SST-2 (GLUE), copy from "
+                                      "github.com/awake020/pytorch_Bert_sst2 commit ce2ab171",
+                                      licence="no explicit licence from the authors (public research release, Socher et al. "
+                                      "2013, nlp.stanford.edu/sentiment); redistributed in GLUE", split="dev.tsv (872 rows)",
+                                      input=f"token ids (int64, {MAX_LEN}): [CLS]=1 w1..wn, [PAD]=0, [UNK]=2, "
+                                      f"vocab {VOCAB_SIZE}"))
+    print(f"[{NAME}] exported {args.out} ({C.dir_size_bytes(args.out) / 1e6:.2f} MB), fp32 metric {tr.manifest.get('fp32_metric')}")
     return 0
 
 

@@ -1,0 +1,97 @@
+"""``amssim export-trace``: turn a model file into an amssim trace directory."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import TraceError
+
+NAME = "export-trace"
+HELP = "export a trace from a torch.export .pt2 program, an ONNX model or a SCALE-Sim CSV"
+DESCRIPTION = (
+    "Export a trace directory from MODEL.pt2 (a torch.export program saved with "
+    "torch.export.save, batch axis exported as dynamic; load only .pt2 files you trust, "
+    "PyTorch's loader may unpickle), MODEL.onnx (batch axis dynamic or of size 1) or "
+    "TOPO.csv (a SCALE-Sim topology, convolution or GEMM layout: a shape-only trace). "
+    "For .pt2/.onnx, --data names an .npz (read without pickle) holding the evaluation "
+    "inputs (--input-key) and optionally integer labels (--label-key)."
+)
+
+
+def register(p):
+    p.add_argument("source", help="model file: .pt2 (torch.export), .onnx, or .csv (SCALE-Sim)")
+    p.add_argument("--out", required=True, help="trace directory to write")
+    p.add_argument("--name", default=None, help="trace name (None: the source file's stem)")
+    p.add_argument("--data", default=None, help=".npz with evaluation inputs and labels (.pt2/.onnx)")
+    p.add_argument("--input-key", action="append", default=None,
+                   help="array name(s) in --data holding the model inputs, in model order (None: x)")
+    p.add_argument("--label-key", default="labels", help="array name in --data holding integer labels "
+                   "(absent: no metric)")
+    p.add_argument("--limit", type=int, default=None, help="keep only the first N evaluation samples")
+    p.add_argument("--no-fold-batchnorm", action="store_true", help="keep BatchNorm as its own op")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing trace directory")
+
+
+def _load_data(args):
+    import numpy as np
+
+    if args.data is None:
+        raise TraceError("--data is required for .pt2 and .onnx sources")
+    try:
+        with np.load(args.data, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise TraceError(f"{args.data}: cannot read .npz without pickle ({exc})") from None
+    keys = args.input_key or ["x"]
+    for k in keys:
+        if k not in arrays:
+            raise TraceError(f"{args.data}: no array {k!r} (has {sorted(arrays)}); choose with --input-key")
+    inputs = [arrays[k] for k in keys]
+    labels = arrays.get(args.label_key)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise TraceError(f"--limit must be >= 1, got {args.limit}")
+        inputs = [a[:args.limit] for a in inputs]
+        labels = None if labels is None else labels[:args.limit]
+    return inputs, labels
+
+
+def run(args) -> int:
+    src = args.source
+    ext = os.path.splitext(src)[1].lower()
+    name = args.name or os.path.splitext(os.path.basename(src))[0]
+    if not os.path.isfile(src):
+        raise TraceError(f"{src}: no such file")
+    if ext == ".csv":
+        from ..trace import from_scalesim
+
+        t = from_scalesim(src, args.out, name=name, overwrite=args.overwrite)
+    elif ext == ".onnx":
+        from ..trace import from_onnx
+
+        inputs, labels = _load_data(args)
+        t = from_onnx(src, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
+                      metric="top1" if labels is not None else None, overwrite=args.overwrite)
+    elif ext == ".pt2":
+        try:
+            import torch
+        except ImportError:
+            raise TraceError("reading .pt2 needs PyTorch (pip install amssim[torch])") from None
+        from ..trace.import_torch import from_exported
+
+        inputs, labels = _load_data(args)
+        try:
+            ep = torch.export.load(src)
+        except Exception as exc:  # noqa: BLE001 - torch raises many types
+            raise TraceError(f"{src}: not a torch.export program ({exc})") from None
+        t = from_exported(ep, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
+                          metric="top1" if labels is not None else None, overwrite=args.overwrite)
+    else:
+        raise TraceError(f"{src}: unknown source type {ext!r} (expected .pt2, .onnx or .csv)")
+    gem = t.gemm_ops()
+    print(f"wrote {args.out}: trace {t.name!r} ({t.kind}), {len(t.ops)} ops, {len(gem)} GEMM ops, "
+          f"{t.macs():,} MACs/inference")
+    if t.has_values:
+        print(f"  {t.num_samples} evaluation samples; metric {t.metric}; float32 {t.metric or 'metric'}: "
+              f"{'-' if t.fp32_metric is None else f'{t.fp32_metric:.4f}'}")
+    return 0
