@@ -112,14 +112,14 @@ def validate_overrides(device: str, overrides: Mapping[str, object]) -> None:
     resolve_device(device, overrides)
 
 
-def _backend(dev, opts: RunOptions, seed: int, mode: str):
+def _backend(dev, opts: RunOptions, seed: int, mode: str, gemms):
     from .trace.backends import AbfpBackend, DigitalBackend, Float32Backend
 
     if opts.format == "abfp":
         if mode == "full":
             from .timing import TimedAbfpBackend
 
-            return TimedAbfpBackend(dev, seed)
+            return TimedAbfpBackend(dev, seed, gemm_shapes=gemms)
         return AbfpBackend(dev.abfp_config(), seed)
     if mode == "full":
         raise ConfigError(f"mode 'full' needs the analog ABFP backend; run.format={opts.format!r} "
@@ -135,7 +135,7 @@ def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed:
     from .config import config_hash
     from .energy import estimate_energy
     from .timing import simulate_timing
-    from .trace import evaluate, load_trace
+    from .trace import evaluate
     from .trace.executor import fp32_accuracy
 
     t0 = time.perf_counter()
@@ -145,13 +145,13 @@ def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed:
         raise ConfigError(f"--seed {seed!r}: must be an integer >= 0")
     overrides = {str(k): v for k, v in (overrides or {}).items()}
     dev, opts = resolve_device(device, overrides)
-    tr = load_trace(trace) if isinstance(trace, (str, bytes)) or hasattr(trace, "__fspath__") else trace
+    tr = _load(trace)
 
     ev = None
     if mode != "timing":
         if not tr.has_values:
             raise ConfigError(f"trace {tr.name!r} is shape-only: use --mode timing")
-        backend = _backend(dev, opts, seed, mode)
+        backend = _backend(dev, opts, seed, mode, tr.gemm_ops())
         ebatch = opts.batch if mode == "full" else opts.eval_batch
         ev = evaluate(tr, backend, batch_size=ebatch, limit=opts.limit or None, progress=progress)
 
@@ -192,6 +192,20 @@ def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed:
         macs=macs, tops=energy.tops, tops_per_w=energy.tops_per_w,
         utilisation=dict(timing.utilisation), layers=layers, overrides=dict(overrides),
         wall_time_s=time.perf_counter() - t0)
+
+
+def _load(trace):
+    """A loaded Trace, a trace directory, or a SCALE-Sim topology CSV (shape-only)."""
+    import os
+
+    from .trace import from_scalesim, load_trace
+
+    if not (isinstance(trace, str) or hasattr(trace, "__fspath__")):
+        return trace
+    path = os.fspath(trace)
+    if path.lower().endswith(".csv") and os.path.isfile(path):
+        return from_scalesim(path)
+    return load_trace(path)
 
 
 def vars_of(opts: RunOptions) -> dict:

@@ -17,8 +17,18 @@ from ..errors import DeviceError
 from .device import ENERGY_UNITS, OPTIONAL_SECTIONS, SECTIONS, Device
 from .schema import build_section, section_fields
 
-#: the repository's device_models/ directory
-BUILTIN_DIR = Path(__file__).resolve().parents[2] / "device_models"
+def _builtin_dir() -> Path:
+    """The shipped device models: ``amssim/_device_models`` in an installed wheel
+    (the repository's ``device_models/`` packaged by setup.py), else the repository's
+    ``device_models/`` (source checkout, editable install)."""
+    packaged = Path(__file__).resolve().parents[1] / "_device_models"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "device_models"
+
+
+#: the built-in device models directory
+BUILTIN_DIR = _builtin_dir()
 
 
 def search_dirs() -> list[Path]:

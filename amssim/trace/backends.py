@@ -99,7 +99,9 @@ class DigitalBackend:
     def gemm(self, x, w, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
         from ..formats import digital_matmul
 
-        return digital_matmul(x, w, self.fmt_x, self.fmt_w, accumulate="fp32", seed=self.seed,
+        # fp64 accumulation (one rounding to float32): BLAS sgemm's summation order depends
+        # on the number of rows, which would make results depend on the batch size (DESIGN 4)
+        return digital_matmul(x, w, self.fmt_x, self.fmt_w, accumulate="fp64", seed=self.seed,
                               layer=layer, row_offset=row_offset)
 
     def __repr__(self):
