@@ -9,7 +9,7 @@ before any run starts.
 Sweep file (TOML)::
 
     trace = "workloads/fsdd-cnn"    # optional: used when the command line gives none
-    device = "paper-sim"            # optional
+    device = "abfp-paper"            # optional
     mode = "accuracy"               # optional: full | accuracy | timing
     seeds = 10                      # optional: N (seeds 0..N-1) or a list [0, 3, 7]
 
