@@ -130,8 +130,14 @@ def _backend(dev, opts: RunOptions, seed: int, mode: str, gemms):
 
 
 def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed: int = 0,
-             overrides: Mapping[str, object] | None = None, progress: bool = False) -> RunResult:
-    """Simulate ``trace`` (a path or a loaded :class:`amssim.trace.Trace`) on ``device``."""
+             overrides: Mapping[str, object] | None = None, progress: bool = False,
+             layer_overrides: Mapping[str, Mapping[str, object]] | None = None) -> RunResult:
+    """Simulate ``trace`` (a path or a loaded :class:`amssim.trace.Trace`) on ``device``.
+
+    ``layer_overrides`` maps GEMM op names to overrides for that op only
+    (:mod:`amssim.layerconfig`: ``[numerics]``, ``[noise]``, ``[converters]`` keys and
+    ``run.format``/``run.weight_format``); accuracy and timing modes only.
+    """
     from .config import config_hash
     from .energy import estimate_energy
     from .timing import simulate_timing
@@ -146,18 +152,36 @@ def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed:
     overrides = {str(k): v for k, v in (overrides or {}).items()}
     dev, opts = resolve_device(device, overrides)
     tr = _load(trace)
+    gemms = tr.gemm_ops()
+    setups = {}
+    if layer_overrides:
+        from .mixed import resolve_layers
+
+        if mode == "full":
+            raise ConfigError("per-layer configurations run in --mode accuracy or timing "
+                              "(full mode times one device)")
+        setups = resolve_layers(dev, opts, [g.name for g in gemms], layer_overrides)
 
     ev = None
     if mode != "timing":
         if not tr.has_values:
             raise ConfigError(f"trace {tr.name!r} is shape-only: use --mode timing")
-        backend = _backend(dev, opts, seed, mode, tr.gemm_ops())
+        if setups:
+            from .mixed import layer_backend
+
+            backend = layer_backend(dev, opts, seed, setups)
+        else:
+            backend = _backend(dev, opts, seed, mode, gemms)
         ebatch = opts.batch if mode == "full" else opts.eval_batch
         ev = evaluate(tr, backend, batch_size=ebatch, limit=opts.limit or None, progress=progress)
 
-    gemms = tr.gemm_ops()
-    timing = simulate_timing(gemms, dev, batch=opts.batch)
-    energy = estimate_energy(timing, dev)
+    if setups:
+        from .mixed import mixed_timing_energy
+
+        timing, energy = mixed_timing_energy(gemms, dev, setups, opts.batch)
+    else:
+        timing = simulate_timing(gemms, dev, batch=opts.batch)
+        energy = estimate_energy(timing, dev)
 
     fp32 = None
     if ev is not None and ev.accuracy is not None:
@@ -182,7 +206,10 @@ def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed:
     latency = timing.latency_s / b
     energy_j = energy.energy_j / b
     name = getattr(dev, "name", str(device))
-    chash = config_hash(dev, {"trace": tr.name, "mode": mode, "run": vars_of(opts)})
+    extra = {"trace": tr.name, "mode": mode, "run": vars_of(opts)}
+    if setups:
+        extra["layers"] = {n: {str(k): str(v) for k, v in layer_overrides[n].items()} for n in setups}
+    chash = config_hash(dev, extra)
     return RunResult(
         trace=tr.name, device=name, mode=mode, seed=seed, config_hash=chash, version=__version__,
         backend=opts.format, metric=(ev.metric if ev else tr.metric),
@@ -190,7 +217,8 @@ def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed:
         num_samples=(ev.num_samples if ev else 0), cycles=timing.cycles / b, latency_s=latency,
         energy_j=energy_j, energy_breakdown_j={k: v / b for k, v in energy.breakdown_j.items()},
         macs=macs, tops=energy.tops, tops_per_w=energy.tops_per_w,
-        utilisation=dict(timing.utilisation), layers=layers, overrides=dict(overrides),
+        utilisation=dict(timing.utilisation), layers=layers,
+        overrides={**overrides, **_flat_layers(layer_overrides)},
         wall_time_s=time.perf_counter() - t0)
 
 
@@ -208,6 +236,11 @@ def _load(trace):
     return load_trace(path)
 
 
+def _flat_layers(layer_overrides) -> dict:
+    """Per-layer overrides as flat ``layers.OP.section.key`` entries (for results and stores)."""
+    return {f"layers.{n}.{k}": v for n, over in (layer_overrides or {}).items() for k, v in over.items()}
+
+
 def vars_of(opts: RunOptions) -> dict:
     from dataclasses import asdict
 
@@ -215,6 +248,7 @@ def vars_of(opts: RunOptions) -> dict:
 
 
 def run_point(trace: str, device: str, overrides: Mapping[str, object], seed: int,
-              mode: str = "accuracy") -> dict:
+              mode: str = "accuracy", layer_overrides: Mapping | None = None) -> dict:
     """One sweep point: :func:`simulate` as a JSON-ready dict."""
-    return simulate(trace, device, mode=mode, seed=seed, overrides=overrides).to_dict()
+    return simulate(trace, device, mode=mode, seed=seed, overrides=overrides,
+                    layer_overrides=layer_overrides).to_dict()

@@ -19,8 +19,12 @@ DESCRIPTION = (
 
 def register(p) -> None:
     p.add_argument("trace", metavar="TRACE", help="trace directory (manifest.json inside)")
-    p.add_argument("--device", default="abfp-paper",
-                   help="device model: a name from `amssim devices` or a path to a .toml file")
+    p.add_argument("--device", default=None,
+                   help="device model: a name from `amssim devices` or a path to a .toml file "
+                        "(default: the --config file's device, else abfp-paper)")
+    p.add_argument("--config", metavar="FILE",
+                   help="run configuration TOML with global [set] and per-layer [layers.OP] "
+                        "overrides, as written by `amssim search` (--device/--set win over it)")
     p.add_argument("--mode", choices=("full", "accuracy", "timing"), default="accuracy",
                    help="accuracy: functional + timing side by side; full: the timing model drives "
                         "the functional model (bit-identical outputs, slower); timing: shapes only")
@@ -40,9 +44,17 @@ def run(args) -> int:
     overrides = parse_sets(args.overrides)
     if args.format:
         overrides["run.format"] = args.format
+    device, layers = args.device, None
+    if args.config:
+        from ..layerconfig import load_run_config
+
+        rc = load_run_config(args.config)
+        device = device or rc.device
+        overrides = {**rc.overrides, **overrides}
+        layers = rc.layers or None
     progress = (not args.no_progress) and sys.stderr.isatty()
-    res = simulate(args.trace, args.device, mode=args.mode, seed=args.seed, overrides=overrides,
-                   progress=progress)
+    res = simulate(args.trace, device or "abfp-paper", mode=args.mode, seed=args.seed,
+                   overrides=overrides, progress=progress, layer_overrides=layers)
     d = res.to_dict()
     if args.out:
         _write_out(args.out, d)

@@ -49,12 +49,16 @@ class AbfpBackend:
 
     bf16_activations = True
 
-    def __init__(self, cfg, seed: int = 0, layer_cfgs: dict | None = None):
+    def __init__(self, cfg, seed: int = 0, layer_cfgs: dict | None = None, *,
+                 prepared_cache: dict | None = None):
         self.cfg = cfg
         self.seed = int(seed)
         self.layer_cfgs = dict(layer_cfgs or {})
         self.name = "abfp"
         self._prepared: dict = {}  # op name -> (weight object, cfg, prepared tiles)
+        # optional cache shared by backends running the SAME trace (searches): programmed
+        # weights keyed by (op name, layer, cfg, seed), so the weight objects may differ
+        self._shared = prepared_cache
 
     def cfg_for(self, op_name: str):
         return self.layer_cfgs.get(op_name, self.cfg)
@@ -68,11 +72,17 @@ class AbfpBackend:
         from ..signal import finalize, prepare_weights
 
         hit = self._prepared.get(op_name)
+        skey = (op_name, int(layer), cfg, self.seed, tuple(w.shape))
         if hit is not None and hit[0] is w and hit[1] is cfg:
             prep = hit[2]
+        elif self._shared is not None and skey in self._shared:
+            prep = self._shared[skey]
+            self._prepared[op_name] = (w, cfg, prep)
         else:  # same work abfp_matmul does; remembered in case the same weights come back
             prep = prepare_weights(w, cfg, self.seed, layer)
             self._prepared[op_name] = (w, cfg, prep)
+            if self._shared is not None:
+                self._shared[skey] = prep
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != prep.k:
             raise ValueError(f"x must be (M, {prep.k}), got shape {x.shape}")
@@ -106,3 +116,25 @@ class DigitalBackend:
 
     def __repr__(self):
         return f"DigitalBackend({self.fmt_x!r}, {self.fmt_w!r}, seed={self.seed})"
+
+
+class MixedBackend:
+    """Per-op backends (per-layer formats): ``backends[op_name]`` or ``default``.
+
+    Every backend receives the same (layer, row_offset) coordinates it would get on its
+    own, so a layer's results do not depend on which backends the other layers use.
+    """
+
+    def __init__(self, default, backends: dict):
+        self.default = default
+        self.backends = dict(backends)
+        self.bf16_activations = bool(getattr(default, "bf16_activations", False)) or any(
+            getattr(b, "bf16_activations", False) for b in self.backends.values())
+        self.name = "mixed"
+
+    def gemm(self, x, w, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
+        b = self.backends.get(op_name, self.default)
+        return b.gemm(x, w, layer=layer, row_offset=row_offset, op_name=op_name)
+
+    def __repr__(self):
+        return f"MixedBackend({self.default!r}, {sorted(self.backends)})"

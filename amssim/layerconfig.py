@@ -1,0 +1,169 @@
+"""Per-layer configurations: a run-configuration file that ``amssim simulate --config`` reads.
+
+Layers of one trace may differ in their numerics (tile width, gain, bits, noise,
+converter tables) and in the number format. A run configuration (TOML) holds the
+device, the global overrides and the per-layer overrides by GEMM op name::
+
+    # amssim run configuration
+    device = "abfp-paper"              # optional; --device on the command line wins
+
+    [set]                              # like --set, for every layer
+    "numerics.tile_width" = 128
+
+    [layers.conv2d_1]                  # one table per GEMM op (names: amssim simulate output)
+    "numerics.gain" = 4
+    "numerics.adc_bits" = 7
+    "run.format" = "mxfp8_e4m3"         # this layer digital instead of analog
+
+    [search]                           # free-form provenance (ignored by simulate)
+
+Per-layer keys may come from ``[numerics]``, ``[noise]`` and ``[converters]`` plus
+``run.format``/``run.weight_format``. ``[arch]`` and ``[energy]`` describe the whole chip
+(one clock, one memory system) and are global only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+#: device sections a single layer may override
+LAYER_SECTIONS = ("numerics", "noise", "converters")
+#: run keys a single layer may override
+LAYER_RUN_KEYS = ("run.format", "run.weight_format")
+TOP_KEYS = ("device", "set", "layers", "search")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """A device, global overrides and per-layer overrides (see module docstring)."""
+
+    device: str | None = None
+    overrides: dict = field(default_factory=dict)  #: dotted key -> value, every layer
+    layers: dict = field(default_factory=dict)  #: op name -> {dotted key -> value}
+    meta: dict = field(default_factory=dict)  #: the [search] table, kept for provenance
+
+
+def check_layer_key(key: str, where: str) -> None:
+    """Raise :class:`ConfigError` unless ``key`` may differ per layer."""
+    if key in LAYER_RUN_KEYS:
+        return
+    sec = key.split(".", 1)[0]
+    if key.startswith("run."):
+        raise ConfigError(f"{where}: {key!r} cannot differ per layer (per-layer run keys: "
+                          f"{', '.join(LAYER_RUN_KEYS)})")
+    if sec not in LAYER_SECTIONS:
+        raise ConfigError(f"{where}: {key!r} cannot differ per layer: [{sec}] describes the whole chip "
+                          f"(per-layer sections: {', '.join(LAYER_SECTIONS)})")
+
+
+def _scalar(v, where: str):
+    if isinstance(v, bool) or isinstance(v, (int, str)):
+        return v
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ConfigError(f"{where}: value {v!r} is not finite")
+        return v
+    if isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+        return ",".join(repr(float(x)) for x in v)
+    raise ConfigError(f"{where}: value {v!r} must be a number, string, boolean or list of numbers")
+
+
+def _flat(table, where: str) -> dict:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: must be a table of \"section.key\" = value")
+    out = {}
+    for k, v in table.items():
+        if isinstance(v, Mapping):  # [set.numerics] style nesting
+            for k2, v2 in _flat(v, f"{where}.{k}").items():
+                out[f"{k}.{k2}"] = v2
+        else:
+            out[str(k)] = _scalar(v, f"{where}: {k}")
+    return out
+
+
+def load_run_config(path) -> RunConfig:
+    """Read and check a run configuration file (keys are validated against a device later)."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: run configuration not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read run configuration: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(TOP_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(TOP_KEYS)})")
+    device = data.get("device")
+    if device is not None and (not isinstance(device, str) or not device):
+        raise ConfigError(f"{path}: device must be a device name or path, got {device!r}")
+    if device is not None and not os.path.isabs(device) and device.endswith(".toml"):
+        device = os.path.join(os.path.dirname(os.path.abspath(path)), device)
+    overrides = _flat(data.get("set", {}), f"{path}: [set]")
+    layers_raw = data.get("layers", {})
+    if not isinstance(layers_raw, Mapping):
+        raise ConfigError(f"{path}: [layers] must hold one table per GEMM op")
+    layers = {}
+    for name, table in layers_raw.items():
+        flat = _flat(table, f"{path}: [layers.{name}]")
+        for key in flat:
+            check_layer_key(key, f"{path}: [layers.{name}]")
+        layers[str(name)] = flat
+    meta = data.get("search", {})
+    return RunConfig(device=device, overrides=overrides, layers=layers,
+                     meta=dict(meta) if isinstance(meta, Mapping) else {})
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ConfigError(f"cannot write non-finite value {v!r}")
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def _toml_key(k: str) -> str:
+    return '"' + str(k).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dump_run_config(cfg: RunConfig, *, header: str = "") -> str:
+    """TOML text of ``cfg`` that :func:`load_run_config` reads back."""
+    lines = [f"# {ln}" if ln else "#" for ln in header.splitlines()]
+    lines.append("# amssim run configuration: amssim simulate TRACE --config THIS_FILE")
+    if cfg.device:
+        lines.append(f"device = {_toml_value(cfg.device)}")
+    lines += ["", "[set]"]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in cfg.overrides.items()]
+    for name, over in cfg.layers.items():
+        lines += ["", f"[layers.{_toml_key(name)}]"]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in over.items()]
+    if cfg.meta:
+        lines += ["", "[search]"]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in cfg.meta.items()
+                  if not isinstance(v, Mapping)]
+    return "\n".join(lines) + "\n"
+
+
+def write_run_config(path, cfg: RunConfig, *, header: str = "") -> None:
+    """Write ``cfg`` atomically (a temporary file renamed into place)."""
+    path = os.fspath(path)
+    text = dump_run_config(cfg, header=header)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
