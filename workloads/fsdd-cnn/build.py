@@ -131,7 +131,16 @@ def train(model, x, y, seed, log):
 
 
 def main(argv=None):
-    args = C.make_parser(NAME, __doc__.splitlines()[0]).parse_args(argv)
+    parser = C.make_parser(NAME, __doc__.splitlines()[0])
+    parser.add_argument("--export-train", type=Path, metavar="OUT.npz",
+                        help="only write the training split (arrays 'input', 'labels') for "
+                             "`amssim finetune --train-data` and stop (numpy only)")
+    args = parser.parse_args(argv)
+    if args.export_train:
+        xtr, ytr, _, _ = load_features(args.data)
+        np.savez(args.export_train, input=xtr, labels=ytr)
+        print(f"[{NAME}] wrote training split {args.export_train}: input {xtr.shape}, labels {ytr.shape}")
+        return 0
     C.seed_everything(args.seed, args.threads)
     t0 = time.perf_counter()
     xtr, ytr, xte, yte = load_features(args.data)
