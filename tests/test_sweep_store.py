@@ -30,6 +30,7 @@ def test_new_store_has_header_and_rows_roundtrip(tmp_path):
     assert [r["overrides"]["numerics.gain"] for r in st] == ["0", "1", "2"]
     assert st.rows[1]["result"] == {"accuracy": 0.51, "energy_j": 1e-6}
     assert (_row(2)["point_key"], 0) in st and (_row(2)["point_key"], 1) not in st
+    assert st.get((_row(2)["point_key"], 0)) == st.rows[2] and st.get((_row(2)["point_key"], 1)) is None
     assert st.warnings == []
 
 

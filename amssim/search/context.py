@@ -156,6 +156,10 @@ class SearchContext:
         return hit
 
     # --------------------------------------------------------------------- full
+    def best_full(self) -> float:
+        """The best normalised accuracy fully evaluated so far (0 if none)."""
+        return max(self._full.values(), default=0.0)
+
     def known_full(self, config: Mapping[str, Mapping]) -> float | None:
         """The normalised accuracy of ``config`` if it was fully evaluated already."""
         return self._full.get(_key(config))
@@ -187,9 +191,7 @@ class SearchContext:
         accs = []
         for seed in self.seeds:
             pk = point_key(trace=trace_name, device=self.device_arg, mode="accuracy", overrides=flat)
-            row = None
-            if self.store is not None and (pk, seed) in self.store:
-                row = next(r for r in self.store if r["point_key"] == pk and r["seed"] == seed)
+            row = self.store.get((pk, seed)) if self.store is not None else None
             if row is None:
                 res = simulate(self.trace, self.device_arg, seed=seed, overrides=overrides,
                                layer_overrides=layers).to_dict()

@@ -116,7 +116,7 @@ def fast_search(ctx, space, target_loss: float, *, calib_points: int = 4,
             else:
                 cur = max(nxt, key=lambda j: proxies[j].r2) if nxt else cur
     if not passed:
-        best = max(ctx._full.values()) if ctx._full else 0.0
+        best = ctx.best_full()
         raise SearchError(
             f"target unreachable: no configuration found with accuracy >= {100 * goal:.2f} % of "
             f"float32 ({ctx.full_lookups} evaluated; best {100 * best:.2f} %). Widen the --space or "

@@ -96,7 +96,7 @@ def _score(ctx, lad, genome, model, goal, ref_e, st: GaSettings):
     pred = model.predict(p.r2)
     e = ctx.energy_j(cfg)
     fit = e / ref_e + st.penalty * max(0.0, goal - pred) + st.layer_weight * p.layer_divergence
-    return fit, e, pred, p
+    return fit, e, pred
 
 
 def greedy_raise(ctx, lad, genome, model, goal, *, verify: bool = True, history=None):

@@ -275,6 +275,11 @@ class ResultStore:
     def __contains__(self, key: tuple[str, int]) -> bool:
         return key in self._index
 
+    def get(self, key: tuple[str, int]) -> dict | None:
+        """The row stored for ``(point_key, seed)``, or None."""
+        i = self._index.get(key)
+        return None if i is None else self._rows[i]
+
     def __len__(self) -> int:
         return len(self._rows)
 
