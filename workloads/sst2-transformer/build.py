@@ -181,12 +181,20 @@ def train(model, ids, y, seed, log, dev=None):
 
 
 def main(argv=None):
-    args = C.make_parser(NAME, __doc__.splitlines()[0]).parse_args(argv)
-    C.seed_everything(args.seed, args.threads)
+    parser = C.make_parser(NAME, __doc__.splitlines()[0])
+    parser.add_argument("--export-train", type=Path, metavar="OUT.npz",
+                        help="only write the training split (arrays 'ids', 'labels') for "
+                             "`amssim finetune --train-data` and stop (numpy only)")
+    args = parser.parse_args(argv)
     tr_texts, ytr = read_tsv(Path(args.data) / "sst2" / "train.tsv")
     dv_texts, ydv = read_tsv(Path(args.data) / "sst2" / "dev.tsv")
     vocab = build_vocab(tr_texts)
     xtr, xdv = encode(tr_texts, vocab), encode(dv_texts, vocab)
+    if args.export_train:
+        np.savez(args.export_train, ids=xtr, labels=ytr)
+        print(f"[{NAME}] wrote training split {args.export_train}: ids {xtr.shape}, labels {ytr.shape}")
+        return 0
+    C.seed_everything(args.seed, args.threads)
     unk = float(np.mean(xdv[xdv > CLS] == UNK))
     print(f"[{NAME}] train {xtr.shape}, dev {xdv.shape}, vocab {VOCAB_SIZE}, dev OOV rate {unk:.3f}")
     model = make_model()
