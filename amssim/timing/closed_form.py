@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import math
 
-from .mapping import STAGES, GemmPlan
+from .mapping import GemmPlan
+
+
+def _slice(total: int, s: int, n: int) -> int:
+    return total * (s + 1) // n - total * s // n
 
 
 def plan_times(plan: GemmPlan) -> dict:
     """Per-job stage starts, completion and retire cycles, and the total."""
     tiles, L, B = plan.tiles, plan.latencies, plan.weight_buffers
-    ns = len(STAGES)
-    read_free = 0
+    stages = plan.stages
+    ns = len(stages)
+    chunks = plan.chunks
     written: dict[int, int] = {}
     chunk_ready: dict[int, int] = {}
+    input_end: dict[int, int] = {}
+    done: dict[int, int] = {}
     slot_avail = [0] * tiles  # staging buffer free again (programming of previous block ended)
     prog_free = [0] * tiles
     releases = [[] for _ in range(tiles)]  # bank release times in job order
@@ -30,36 +37,53 @@ def plan_times(plan: GemmPlan) -> dict:
     by_chunk: dict[int, list] = {}
     for job in plan.jobs:
         by_chunk.setdefault(job.chunk, []).append(job)
+    read_free = chunks[0].read_cycles if chunks else 0
+    if chunks:
+        input_end[0] = read_free
     write_free = 0
-    for ch in plan.chunks:
-        t0 = read_free
-        if plan.spilled and ch.index >= 2:
-            t0 = max(t0, written[ch.index - 2])
-        read_free = t0 + ch.read_cycles
-        chunk_ready[ch.index] = read_free
-        for job in by_chunk[ch.index]:
+    for ch in chunks:
+        c = ch.index
+        ready = input_end[c]
+        if plan.spilled and c >= 2:
+            ready = max(ready, written[c - 2])
+        chunk_ready[c] = ready
+        nxt = chunks[c + 1] if c + 1 < len(chunks) else None
+        js = by_chunk[c]
+        nblocks = sum(1 for j in js if j.last_t)
+        b = 0
+        for s, job in enumerate(js):
             i = job.tile
             f0 = max(read_free, slot_avail[i])
             read_free = f0 + job.fetch_cycles
+            fetch_end = read_free
+            if nxt is not None:  # a slice of chunk c+1's inputs after this fetch
+                if s == 0 and c >= 1:
+                    read_free = max(read_free, done[c - 1])
+                read_free += _slice(nxt.read_cycles, s, len(js))
+                if s == len(js) - 1:
+                    input_end[c + 1] = read_free
             q = len(releases[i])  # this job's position on tile i
             bank = releases[i][q - B] if q >= B else 0
-            p0 = max(read_free, prog_free[i], bank)
+            p0 = max(fetch_end, prog_free[i], bank)
             pe = p0 + plan.program_cycles
             prog_free[i] = slot_avail[i] = prog_end[job.index] = pe
             v, ii = job.vectors, job.ii
-            a = max(pe, chunk_ready[job.chunk], stage_free[i][0])
+            a = max(pe, ready, stage_free[i][0])
             for k in range(ns):
                 if k:
                     a = max(a + L[k - 1], stage_free[i][k])
-                starts[(STAGES[k], job.index)] = a
+                starts[(stages[k], job.index)] = a
                 stage_free[i][k] = a + v * ii
-                if STAGES[k] == "tile":
+                if stages[k] == plan.bank_stage:
                     releases[i].append(a + L[k] + (v - 1) * ii)
             complete[job.index] = a + L[ns - 1] + (v - 1) * ii
             last_retire = retire[job.index] = max(complete[job.index], last_retire)
-        # the chunk's outputs are written once its last job retired
-        w0 = max(write_free, last_retire)
-        write_free = written[ch.index] = w0 + ch.write_cycles
+            if job.last_t:  # this column block's outputs are written once it retired
+                w0 = max(write_free, last_retire)
+                write_free = w0 + _slice(ch.write_cycles, b, nblocks)
+                b += 1
+        done[c] = last_retire
+        written[c] = max(write_free, last_retire) if nblocks == 0 else write_free
     total = max([0, *retire.values(), *written.values()])
     return {"start": starts, "complete": complete, "retire": retire, "prog_end": prog_end,
             "chunk_ready": chunk_ready, "chunk_written": written, "cycles": total}

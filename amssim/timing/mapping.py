@@ -53,10 +53,11 @@ class TileJob:
     stage_cycles: tuple  #: per-vector cycles of each of STAGES
     ii: int  #: initiation interval (cycles per vector)
     last_t: bool  #: this job completes its output columns (writes bf16 outputs)
+    steps: int = 0  #: vectors streamed when not the rows m0..m1 (output-stationary arrays: K)
 
     @property
     def vectors(self) -> int:
-        return self.m1 - self.m0
+        return self.steps or (self.m1 - self.m0)
 
     @property
     def rows(self) -> int:
@@ -96,6 +97,8 @@ class GemmPlan:
     spilled: bool
     chunks: tuple
     jobs: tuple
+    stages: tuple = STAGES  #: streaming stages of a job, in pipeline order
+    bank_stage: str = "tile"  #: the stage whose last vector releases the weight bank
 
     @property
     def macs(self) -> int:

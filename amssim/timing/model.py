@@ -6,7 +6,12 @@ staging buffer), ``program<i>`` (weight programming of tile i into a free weight
 bank), per tile the streaming stages ``sram<i> -> dac<i> -> tile<i> -> adc<i> ->
 exp_unit<i>`` linked by FIFO Stores, ``retire`` (exponent-unit accumulator,
 in-order: it applies job results in job index order) and ``write`` (off-chip link,
-write direction: spilled output chunks).
+write direction: spilled outputs, one column block at a time as soon as the block's
+last K block retired, so chunk c's write-back overlaps the computation of chunk c+1).
+Spilled chunks use the two halves of the SRAM in turn: chunk c+1's inputs are read
+in slices between the weight fetches of chunk c once chunk c-1 retired (its inputs
+are dead), and chunk c starts computing once its inputs are in and chunk c-2's
+outputs have been written (its output region is free).
 
 Timing rules (integers, cycles). A stage takes a job at a_k, passes its first
 vector on after its depth L_k (next stage's a_{k+1} >= a_k + L_k) and accepts the
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from .mapping import STAGES, GemmPlan, TileJob
+from .mapping import GemmPlan, TileJob
 
 
 @dataclass
@@ -46,42 +51,75 @@ class SimLog:
             self.events.append((int(t), engine, what, job))
 
 
+def _slice(total: int, s: int, n: int) -> int:
+    """Cycles of slice ``s`` of ``n`` when ``total`` cycles are split evenly (integers)."""
+    return total * (s + 1) // n - total * s // n
+
+
 def simulate_plan(plan: GemmPlan, *, on_retire=None, log_events: bool = False) -> SimLog:
     """Run the simpy model of ``plan``; ``on_retire(job)`` is called in job order."""
     env = simpy.Environment()
     out = SimLog(events=[] if log_events else None)
     tiles = plan.tiles
     L = plan.latencies
+    stages = plan.stages
     jobs_by_tile = [[j for j in plan.jobs if j.tile == i] for i in range(tiles)]
     chunk_jobs = {c.index: [j for j in plan.jobs if j.chunk == c.index] for c in plan.chunks}
-    chunk_ready = {c.index: env.event() for c in plan.chunks}
+    blocks = {c: [j for j in js if j.last_t] for c, js in chunk_jobs.items()}
+    input_done = {c.index: env.event() for c in plan.chunks}
     chunk_done = {c.index: env.event() for c in plan.chunks}
     written = {c.index: env.event() for c in plan.chunks}
+    block_done = {j.index: env.event() for js in blocks.values() for j in js}
+    gated = {c.index for c in plan.chunks if plan.spilled and c.index >= 2}
+    chunk_ready = {c: (env.event() if c in gated else input_done[c]) for c in input_done}
     slot = [simpy.Store(env) for _ in range(tiles)]  # staging-buffer tokens
     staged = [simpy.Store(env) for _ in range(tiles)]
     banks = [simpy.Store(env) for _ in range(tiles)]
     ready = [simpy.Store(env) for _ in range(tiles)]
-    stage_in = [[simpy.Store(env) for _ in STAGES] for _ in range(tiles)]
+    stage_in = [[simpy.Store(env) for _ in stages] for _ in range(tiles)]
     done = simpy.Store(env)
     for i in range(tiles):
         slot[i].items.append(0)
         banks[i].items.extend(range(plan.weight_buffers))
 
     def read():
-        for ch in plan.chunks:
-            if plan.spilled and ch.index >= 2:
-                yield written[ch.index - 2]
-            if ch.read_cycles:
-                out.log(env.now, "read", "input_start", ch.index)
-                yield env.timeout(ch.read_cycles)
-            out.chunk_ready[ch.index] = env.now
-            chunk_ready[ch.index].succeed()
-            for job in chunk_jobs[ch.index]:
+        # chunk 0's inputs first; chunk c+1's inputs are read in slices between the
+        # weight fetches of chunk c (prefetch into the other half of the SRAM, whose
+        # inputs are dead once chunk c-1 retired)
+        chunks = plan.chunks
+        if chunks:
+            if chunks[0].read_cycles:
+                out.log(env.now, "read", "input_start", 0)
+                yield env.timeout(chunks[0].read_cycles)
+            input_done[0].succeed()
+        for ch in chunks:
+            c = ch.index
+            nxt = chunks[c + 1] if c + 1 < len(chunks) else None
+            js = chunk_jobs[c]
+            for s, job in enumerate(js):
                 yield slot[job.tile].get()
                 out.log(env.now, "read", "fetch_start", job.index)
                 yield env.timeout(job.fetch_cycles)
                 out.fetch_end[job.index] = env.now
                 yield staged[job.tile].put(job)
+                if nxt is None:
+                    continue
+                if s == 0:
+                    if c >= 1:
+                        yield chunk_done[c - 1]
+                    if nxt.read_cycles:
+                        out.log(env.now, "read", "input_start", c + 1)
+                d = _slice(nxt.read_cycles, s, len(js))
+                if d:
+                    yield env.timeout(d)
+                if s == len(js) - 1:
+                    input_done[c + 1].succeed()
+
+    def gate(c):
+        # chunk c reuses the SRAM half of chunk c-2: its outputs must be written first
+        yield input_done[c]
+        yield written[c - 2]
+        chunk_ready[c].succeed()
 
     def program(i):
         for _ in jobs_by_tile[i]:
@@ -98,7 +136,7 @@ def simulate_plan(plan: GemmPlan, *, on_retire=None, log_events: bool = False) -
         yield store.put(item)
 
     def stage(i, k):
-        name = STAGES[k]
+        name = stages[k]
         for _ in jobs_by_tile[i]:
             if k == 0:
                 job, bank = yield ready[i].get()
@@ -108,11 +146,11 @@ def simulate_plan(plan: GemmPlan, *, on_retire=None, log_events: bool = False) -
             out.start[(name, job.index)] = env.now
             out.log(env.now, f"{name}{i}", "start", job.index)
             v, ii = job.vectors, job.ii
-            if k + 1 < len(STAGES):
+            if k + 1 < len(stages):
                 env.process(later(L[k], stage_in[i][k + 1], (job, bank)))
             else:
                 env.process(later(L[k] + (v - 1) * ii, done, job))
-            if name == "tile":
+            if name == plan.bank_stage:
                 env.process(later(L[k] + (v - 1) * ii, banks[i], bank))
             yield env.timeout(v * ii)
 
@@ -130,24 +168,40 @@ def simulate_plan(plan: GemmPlan, *, on_retire=None, log_events: bool = False) -
                 out.log(env.now, "retire", "job", j.index)
                 if on_retire is not None:
                     on_retire(j)
+                if j.last_t:
+                    block_done[j.index].succeed()
                 left[j.chunk] -= 1
                 if left[j.chunk] == 0:
                     chunk_done[j.chunk].succeed()
                 nxt += 1
 
     def write():
+        # outputs leave as soon as their column block is complete (the last K block of
+        # (chunk, j) retired): chunk c's write-back overlaps the computation of the rest
+        # of chunk c and of chunk c+1
         for ch in plan.chunks:
-            yield chunk_done[ch.index]
-            if ch.write_cycles:
-                out.log(env.now, "write", "output_start", ch.index)
-                yield env.timeout(ch.write_cycles)
+            bl = blocks[ch.index]
+            for s, job in enumerate(bl):
+                yield block_done[job.index]
+                d = _slice(ch.write_cycles, s, len(bl))
+                if d:
+                    out.log(env.now, "write", "output_start", ch.index)
+                    yield env.timeout(d)
             out.chunk_written[ch.index] = env.now
             written[ch.index].succeed()
 
+    def mark_ready(c):
+        yield chunk_ready[c]
+        out.chunk_ready[c] = env.now
+
     env.process(read())
+    for c in sorted(gated):
+        env.process(gate(c))
+    for c in chunk_ready:
+        env.process(mark_ready(c))
     for i in range(tiles):
         env.process(program(i))
-        for k in range(len(STAGES)):
+        for k in range(len(stages)):
             env.process(stage(i, k))
     env.process(retire())
     env.process(write())
