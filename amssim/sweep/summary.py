@@ -5,7 +5,8 @@
 ``n_seeds``, ``config_hash``, ``metric``), then for every numeric result key ``k``
 the mean ``k`` and the sample standard deviation ``k_std`` over seeds (ddof = 1;
 None with one seed), ``energy_breakdown_j`` (mean per component) and ``layers``
-(per-layer means, same keys as the RunResult). Missing/None values are left out
+(per-layer means, same keys as the RunResult, plus ``k_std`` per numeric layer key)
+and ``device_kind`` (from the row or result when stored). Missing/None values are left out
 of a mean; a key with no value at all is None.
 """
 
@@ -65,7 +66,7 @@ def _mean_layers(layer_lists: Sequence[Sequence[Mapping]]) -> list[dict]:
                 continue
             vals = [e.get(k) for e in entries]
             if any(_is_num(v) for v in vals):
-                merged[k] = _mean_std(vals)[0]
+                merged[k], merged[f"{k}_std"] = _mean_std(vals)
             else:
                 merged[k] = entries[0].get(k)
         out.append(merged)
@@ -92,6 +93,8 @@ def aggregate(rows: Iterable[Mapping]) -> list[dict]:
             "n_seeds": len(grp),
             "config_hash": results[0].get("config_hash"),
             "metric": results[0].get("metric"),
+            # "analog" / "digital" once devices carry a kind (row or result); None = not stored
+            "device_kind": first.get("device_kind", results[0].get("device_kind")),
         }
         num_keys: list[str] = []
         for res in results:
