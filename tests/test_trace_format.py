@@ -64,7 +64,9 @@ def test_round_trip(trace_dir, rng):
 
 def test_writer_refuses_existing_dir_and_overwrites_on_request(trace_dir, rng):
     t, d = small_arrays(rng)
-    with pytest.raises(TraceError, match="exists"):
+    from amssim.errors import OutputPathError
+
+    with pytest.raises(OutputPathError, match="exists"):
         write_trace(trace_dir, small_manifest(), t, d)
     write_trace(trace_dir, small_manifest(), t, d, overwrite=True)
     np.testing.assert_array_equal(load_trace(trace_dir).params(load_trace(trace_dir).ops[0])["weight"],
@@ -183,14 +185,24 @@ def test_batch_axis_misuse_is_rejected(rng):
         build_trace(m, arrays)
 
 
-def test_grouped_conv_rejected_at_load(rng):
-    m = {"format": "amssim-trace", "version": 1, "name": "g", "kind": "shape", "metric": None,
-         "inputs": [{"name": "x", "shape": [4, 8, 8], "dtype": "float32"}], "outputs": ["y"],
-         "ops": [{"name": "c", "kind": "conv2d", "inputs": ["x"], "outputs": ["y"],
-                  "params": {"weight": "tensors/w.npy"}, "attrs": {"groups": 2}}],
-         "files": {"tensors/w.npy": {"shape": [4, 2, 3, 3], "dtype": "float32"}}}
-    with pytest.raises(TraceError, match=r"ops\[0\] \(c\): conv2d: attrs.groups=2 is not supported"):
-        build_trace(m, {})
+def _grouped_manifest(groups, wshape):
+    return {"format": "amssim-trace", "version": 1, "name": "g", "kind": "shape", "metric": None,
+            "inputs": [{"name": "x", "shape": [4, 8, 8], "dtype": "float32"}], "outputs": ["y"],
+            "ops": [{"name": "c", "kind": "conv2d", "inputs": ["x"], "outputs": ["y"],
+                     "params": {"weight": "tensors/w.npy"}, "attrs": {"groups": groups}}],
+            "files": {"tensors/w.npy": {"shape": wshape, "dtype": "float32"}}}
+
+
+def test_grouped_conv_gemm_shapes_and_mismatch():
+    # 2 groups of (2 channels x 3x3) -> 3 outputs each: 2 GEMMs of K=18, N=3 on 36 positions
+    t = build_trace(_grouped_manifest(2, [6, 2, 3, 3]), {})
+    (g,) = t.gemm_ops()
+    assert (g.m, g.k, g.n, g.count) == (36, 18, 3, 2)
+    assert t.macs() == 36 * 18 * 6
+    with pytest.raises(TraceError, match=r"ops\[0\] \(c\): conv2d: input channels 4 != weight channels 2 x groups 1"):
+        build_trace(_grouped_manifest(1, [4, 2, 3, 3]), {})
+    with pytest.raises(TraceError, match=r"groups=3 must divide"):
+        build_trace(_grouped_manifest(3, [6, 2, 3, 3]), {})
 
 
 def test_round_bf16_matches_ml_dtypes(rng):

@@ -19,16 +19,13 @@ import math
 import numpy as np
 
 from ..errors import TraceError
-from ..trace import shapes as _s
-from ..trace.ops import SPECS
+from ..trace.ops import SPECS, conv_geometry
+from ..trace.ops.gemm import dilate_input, groups_of, input_dilation
 from ._torch import require_torch
 
-#: op kinds this interpreter runs (every kind of amssim.trace.ops)
-SUPPORTED_KINDS = frozenset((
-    "linear", "conv1d", "conv2d", "matmul", "embedding", "add", "sub", "mul", "div", "relu",
-    "tanh", "sigmoid", "erf", "gelu", "softmax", "log_softmax", "layernorm", "batchnorm", "pool",
-    "mean", "sum", "flatten", "reshape", "transpose", "expand", "concat", "slice", "select", "eq",
-    "masked_fill", "full_like"))
+#: op kinds this interpreter runs: every kind of amssim.trace.ops (non-GEMM kinds
+#: through their torch implementation in the op table)
+SUPPORTED_KINDS = frozenset(k for k, s in SPECS.items() if s.gemm or s.torch is not None)
 TRAINABLE_KINDS = ("linear", "conv1d", "conv2d")
 
 
@@ -40,9 +37,6 @@ def check_supported(trace) -> None:
     if bad:
         raise TraceError(f"trace {trace.name!r}: the torch interpreter cannot run op(s) "
                          f"{', '.join(bad)}; supported kinds: {', '.join(sorted(SUPPORTED_KINDS))}")
-    for op in trace.ops:
-        if op.kind in ("conv1d", "conv2d") and int(op.attrs.get("groups", 1)) != 1:
-            raise TraceError(f"trace {trace.name!r}: op {op.name!r}: groups != 1 is not supported")
 
 
 def _make_module_class():
@@ -115,8 +109,7 @@ def _make_module_class():
             at = op.attrs
             if k in ("linear", "conv1d", "conv2d", "matmul"):
                 return self._gemm(op, ins, ps)
-            fn = _OPS[k]
-            return fn(ins, ps, at)
+            return SPECS[k].torch(ins, ps, at)
 
         def _gemm(self, op, ins, ps):
             num = self.numerics
@@ -134,7 +127,9 @@ def _make_module_class():
 
         def _conv(self, op, x, w, b):
             nd = w.dim() - 2
-            stride, padding, dilation = _s.conv_geometry(nd, op.attrs)
+            stride, padding, dilation = conv_geometry(nd, op.attrs)
+            x = dilate_input(x, input_dilation(nd, op.attrs))
+            g = groups_of(op.attrs)
             lo, hi = padding[:nd], padding[nd:]
             pads = []
             for i in reversed(range(nd)):
@@ -144,138 +139,29 @@ def _make_module_class():
             num = self.numerics
             if num.fast_conv:
                 conv = F.conv1d if nd == 1 else F.conv2d
-                return conv(x, w, b, stride=stride, dilation=dilation)
+                return conv(x, w, b, stride=stride, dilation=dilation, groups=g)
             B = x.shape[0]
-            v = x
-            for i in range(nd):  # windows along each spatial axis: (B, C, *out, *k)
-                eff = dilation[i] * (w.shape[2 + i] - 1) + 1
-                v = v.unfold(2 + i, eff, stride[i])
-                if dilation[i] > 1:
-                    v = v[..., ::dilation[i]]
-            outs = tuple(v.shape[2:2 + nd])
-            perm = (0,) + tuple(range(2, 2 + nd)) + (1,) + tuple(range(2 + nd, 2 + 2 * nd))
-            rows = v.permute(*perm).reshape(B * math.prod(outs), -1)  # K order (C, *kernel)
-            y = num.gemm(op, rows, w.reshape(w.shape[0], -1), b)  # (B*P, O)
+            cg, og = x.shape[1] // g, w.shape[0] // g
+            ys = []
+            for j in range(g):  # one GEMM per group, as the executor
+                v = x[:, j * cg:(j + 1) * cg]
+                for i in range(nd):  # windows along each spatial axis: (B, C, *out, *k)
+                    eff = dilation[i] * (w.shape[2 + i] - 1) + 1
+                    v = v.unfold(2 + i, eff, stride[i])
+                    if dilation[i] > 1:
+                        v = v[..., ::dilation[i]]
+                outs = tuple(v.shape[2:2 + nd])
+                perm = (0,) + tuple(range(2, 2 + nd)) + (1,) + tuple(range(2 + nd, 2 + 2 * nd))
+                rows = v.permute(*perm).reshape(B * math.prod(outs), -1)  # K order (C, *kernel)
+                wj = w[j * og:(j + 1) * og]
+                bj = None if b is None else b[j * og:(j + 1) * og]
+                ys.append(num.gemm(op, rows, wj.reshape(og, -1), bj))  # (B*P, O/g)
+            y = ys[0] if g == 1 else torch.cat(ys, dim=1)
             return y.reshape(B, *outs, -1).movedim(-1, 1)
 
-    def _binary(fn):
-        def r(ins, ps, at):
-            if len(ins) == 2:
-                other = ins[1]
-            elif "other" in ps:
-                other = ps["other"]
-            else:
-                other = _s.attr_float(at["scalar"])
-            return fn(ins[0], other)
-        return r
-
-    def _gelu(ins, ps, at):
-        return F.gelu(ins[0], approximate="tanh" if at.get("approximate", "none") == "tanh" else "none")
-
-    def _layernorm(ins, ps, at):
-        x = ins[0]
-        ns = tuple(int(d) for d in at["normalized_shape"])
-        axes = tuple(range(x.dim() - len(ns), x.dim()))
-        mu = x.mean(dim=axes, keepdim=True)
-        d = x - mu
-        var = (d * d).mean(dim=axes, keepdim=True)
-        y = d / torch.sqrt(var + float(at.get("eps", 1e-5)))
-        if "weight" in ps:
-            y = y * ps["weight"]
-        if "bias" in ps:
-            y = y + ps["bias"]
-        return y
-
-    def _batchnorm(ins, ps, at):
-        x = ins[0]
-        shp = (1, -1) + (1,) * (x.dim() - 2)
-        y = (x - ps["mean"].reshape(shp)) / torch.sqrt(ps["var"].reshape(shp) + float(at.get("eps", 1e-5)))
-        if "weight" in ps:
-            y = y * ps["weight"].reshape(shp)
-        if "bias" in ps:
-            y = y + ps["bias"].reshape(shp)
-        return y
-
-    def _pool(ins, ps, at):
-        x = ins[0]
-        nd, geo = _s.pool_geometry(tuple(x.shape), at)
-        sp = tuple(range(2, 2 + nd))
-        if geo is None:
-            return x.amax(dim=sp, keepdim=True) if at["mode"] == "max" else x.mean(dim=sp, keepdim=True)
-        kernel, stride, padding = geo
-        lo, hi = padding[:nd], padding[nd:]
-        ceil = bool(at.get("ceil_mode", False))
-        if lo == hi and all(2 * p <= k for p, k in zip(lo, kernel)):
-            if at["mode"] == "max":
-                f = F.max_pool1d if nd == 1 else F.max_pool2d
-                return f(x, kernel, stride, lo, ceil_mode=ceil)
-            f = F.avg_pool1d if nd == 1 else F.avg_pool2d
-            return f(x, kernel, stride, lo, ceil_mode=ceil,
-                     count_include_pad=bool(at.get("count_include_pad", True)))
-        if ceil or (at["mode"] == "avg" and not at.get("count_include_pad", True)):
-            raise ValueError("asymmetric pool padding with ceil_mode or count_include_pad=false "
-                             "is not supported by the torch interpreter")
-        pads = []
-        for i in reversed(range(nd)):
-            pads += [lo[i], hi[i]]
-        if at["mode"] == "max":
-            f = F.max_pool1d if nd == 1 else F.max_pool2d
-            return f(F.pad(x, pads, value=-math.inf), kernel, stride)
-        f = F.avg_pool1d if nd == 1 else F.avg_pool2d
-        return f(F.pad(x, pads), kernel, stride)
-
-    def _reduce(fn):
-        def r(ins, ps, at):
-            axes = tuple(int(a) for a in at["axes"])
-            return fn(ins[0], dim=axes, keepdim=bool(at.get("keepdims", False)))
-        return r
-
-    def _flatten(ins, ps, at):
-        return ins[0].reshape(_s._s_flatten([tuple(ins[0].shape)], ps, at)[0])
-
-    def _slice(ins, ps, at):
-        x = ins[0]
-        ax = int(at["axis"]) % x.dim()
-        sl = [slice(None)] * x.dim()
-        start, end, step = int(at.get("start", 0)), int(at.get("end", 2**62)), int(at.get("step", 1))
-        sl[ax] = slice(*slice(start, end, step).indices(x.shape[ax]))
-        return x[tuple(sl)]
-
-    def _embedding(ins, ps, at):
-        ids, w = ins[0], ps["weight"]
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= w.shape[0]):
-            raise ValueError(f"token id out of range [0, {w.shape[0]})")
-        return F.embedding(ids, w)
-
-    def _full(v):
-        return torch.tensor(_s.attr_float(v), dtype=torch.float32)
-
-    global _OPS
-    _OPS = {
-        "embedding": _embedding,
-        "add": _binary(torch.add), "sub": _binary(torch.sub),
-        "mul": _binary(torch.mul), "div": _binary(torch.div),
-        "relu": lambda i, p, a: torch.relu(i[0]), "tanh": lambda i, p, a: torch.tanh(i[0]),
-        "sigmoid": lambda i, p, a: torch.sigmoid(i[0]), "erf": lambda i, p, a: torch.erf(i[0]),
-        "gelu": _gelu,
-        "softmax": lambda i, p, a: torch.softmax(i[0], dim=int(a.get("axis", -1))),
-        "log_softmax": lambda i, p, a: torch.log_softmax(i[0], dim=int(a.get("axis", -1))),
-        "layernorm": _layernorm, "batchnorm": _batchnorm, "pool": _pool,
-        "mean": _reduce(torch.mean), "sum": _reduce(torch.sum), "flatten": _flatten,
-        "reshape": lambda i, p, a: i[0].reshape(_s.reshape_target(tuple(i[0].shape), a["shape"])),
-        "transpose": lambda i, p, a: i[0].permute(*[int(q) for q in a["perm"]]),
-        "expand": lambda i, p, a: i[0].expand(*_s.expand_target(tuple(i[0].shape), a["shape"])),
-        "concat": lambda i, p, a: torch.cat(i, dim=int(a["axis"])),
-        "slice": _slice,
-        "select": lambda i, p, a: i[0].select(int(a["axis"]), int(a["index"])),
-        "eq": lambda i, p, a: (i[0] == _s.attr_float(a["scalar"])).float(),
-        "masked_fill": lambda i, p, a: torch.where(i[1] != 0, _full(a["value"]), i[0]),
-        "full_like": lambda i, p, a: torch.full(tuple(i[0].shape), _s.attr_float(a["value"])),
-    }
     return TorchTrace
 
 
-_OPS: dict = {}
 _CLASS = None
 
 

@@ -35,7 +35,8 @@ from ..errors import TraceError
 from . import im2col as _im
 from .backends import Float32Backend
 from ._kernels import diff_sums
-from .ops import SPECS, round_bf16
+from .ops import SPECS, conv_geometry, round_bf16
+from .ops.gemm import dilate_input, group_layer, groups_of, input_dilation
 
 F32 = np.float32
 
@@ -99,14 +100,23 @@ class Executor:
         self.bf16 = bool(getattr(backend, "bf16_activations", False))
         self.differential = differential and not isinstance(backend, Float32Backend)
         self.params = {op.name: trace.params(op) for op in trace.ops}
-        self.w2d = {op.name: self.params[op.name]["weight"].reshape(self.params[op.name]["weight"].shape[0], -1)
-                    for op in trace.ops if op.kind in ("linear", "conv1d", "conv2d")}
+        # per group: the (N/groups, K) weight matrix, kept as one object so backends reuse
+        # their programmed weights across batches
+        self.w2d = {}
+        for op in trace.ops:
+            if op.kind in ("linear", "conv1d", "conv2d"):
+                w = self.params[op.name]["weight"]
+                g = groups_of(op.attrs) if op.kind != "linear" else 1
+                og = w.shape[0] // g
+                self.w2d[op.name] = [np.ascontiguousarray(w[j * og:(j + 1) * og].reshape(og, -1))
+                                     for j in range(g)]
         self.stats = {op.name: _Stats() for op in trace.ops if SPECS[op.kind].gemm}
 
-    def _gemm(self, op, x, w, row_offset, bias):
+    def _gemm(self, op, x, w, row_offset, bias, layer=None):
         """One (M, K) x (N, K)^T product through the backend (+ float32 reference)."""
         x = np.ascontiguousarray(x, dtype=F32)
-        y = self.backend.gemm(x, w, layer=op.index, row_offset=int(row_offset), op_name=op.name)
+        layer = op.index if layer is None else layer
+        y = self.backend.gemm(x, w, layer=layer, row_offset=int(row_offset), op_name=op.name)
         y = np.asarray(y, dtype=F32)
         if bias is not None:
             y = y + bias
@@ -129,16 +139,10 @@ class Executor:
             xm = np.moveaxis(x, bax, 0)
             rows = xm.reshape(-1, xm.shape[-1])
             r = rows.shape[0] // batch
-            y = self._gemm(op, rows, self.w2d[op.name], start * r, bias)
+            y = self._gemm(op, rows, self.w2d[op.name][0], start * r, bias)
             return np.moveaxis(y.reshape(xm.shape[:-1] + (y.shape[1],)), 0, bax)
         if op.kind in ("conv1d", "conv2d"):
-            w = p["weight"]
-            nd = w.ndim - 2
-            from .shapes import conv_geometry
-            stride, padding, dilation = conv_geometry(nd, op.attrs)
-            cols, outs = _im.im2col(ins[0], w.shape[2:], stride, padding, dilation)
-            y = self._gemm(op, cols, self.w2d[op.name], start * math.prod(outs), bias)
-            return _im.cols_to_output(y, batch, outs)
+            return self._run_conv(op, ins[0], p, start, batch, bias)
         # matmul: both operands are activations
         a, b = ins
         bax = t.batch_axes[op.inputs[0]][0]
@@ -154,6 +158,25 @@ class Executor:
         for g in range(g_total):
             out[g] = self._gemm(op, a3[g], np.ascontiguousarray(b3[g], dtype=F32), (start * c + g) * m, None)
         return np.moveaxis(out.reshape(lead + out.shape[1:]), 0, bax)
+
+    def _run_conv(self, op, x, p, start, batch, bias):
+        """A convolution as GEMMs on im2col rows, one per group (layer keys per group)."""
+        w = p["weight"]
+        nd = w.ndim - 2
+        stride, padding, dilation = conv_geometry(nd, op.attrs)
+        x = dilate_input(x, input_dilation(nd, op.attrs))
+        ws = self.w2d[op.name]
+        g = len(ws)
+        cg, og = x.shape[1] // g, w.shape[0] // g
+        ys = []
+        outs = None
+        for j in range(g):
+            xj = x if g == 1 else x[:, j * cg:(j + 1) * cg]
+            cols, outs = _im.im2col(xj, w.shape[2:], stride, padding, dilation)
+            bj = None if bias is None else bias[j * og:(j + 1) * og]
+            ys.append(self._gemm(op, cols, ws[j], start * math.prod(outs), bj, layer=group_layer(op.index, j)))
+        y = ys[0] if g == 1 else np.concatenate(ys, axis=1)
+        return _im.cols_to_output(y, batch, outs)
 
     def run(self, inputs: dict, start: int = 0) -> dict:
         """Execute one batch; ``inputs`` maps graph input names to (B, ...) arrays whose

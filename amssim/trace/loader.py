@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import TraceError
 from . import manifest as mf
-from .ops import SPECS
+from .ops import SPECS, gemm_shape
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +31,7 @@ class GemmShape:
     m: int  #: rows per sample (conv output positions, sequence length, ...)
     k: int  #: reduction length
     n: int  #: outputs per row
-    count: int = 1  #: independent products per sample (attention heads)
+    count: int = 1  #: independent products per sample (attention heads, convolution groups)
     weights_static: bool = True  #: False when both operands are activations
 
     @property
@@ -108,17 +108,10 @@ class Trace:
                 continue
             x = self.shapes1[op.inputs[0]]
             y = self.shapes1[op.outputs[0]]
-            if op.kind == "linear":
-                w = self._pshape(op, "weight")
-                out.append(GemmShape(name=op.name, layer=op.index, kind=op.kind,
-                                     m=math.prod(x[:-1]), k=w[1], n=w[0]))
-            elif op.kind in ("conv1d", "conv2d"):
-                w = self._pshape(op, "weight")
-                out.append(GemmShape(name=op.name, layer=op.index, kind=op.kind,
-                                     m=math.prod(y[2:]), k=math.prod(w[1:]), n=w[0]))
-            else:
-                out.append(GemmShape(name=op.name, layer=op.index, kind=op.kind, m=x[-2], k=x[-1],
-                                     n=y[-1], count=math.prod(x[:-2]), weights_static=False))
+            w = self._pshape(op, "weight") if "weight" in op.params else None
+            m, k, n, count = gemm_shape(op.kind, x, y, w, op.attrs)
+            out.append(GemmShape(name=op.name, layer=op.index, kind=op.kind, m=int(m), k=int(k), n=int(n),
+                                 count=int(count), weights_static=op.kind != "matmul"))
         return out
 
     def macs(self) -> int:

@@ -173,7 +173,7 @@ def _infer(m, where, batch):
                 _fail(where, f"{f}.params.{r}", f"kind {o['kind']!r} takes params {list(spec.params + spec.optional_params)}")
             if not isinstance(p, str) or not p.startswith("tensors/") or p not in files:
                 _fail(where, f"{f}.params.{r}", f"names {p!r}, which is not a tensors/ file in the files table")
-            if files[p]["dtype"] != "float32":
+            if files[p]["dtype"] != "float32" and not (r in spec.int_params and files[p]["dtype"] == "int64"):
                 _fail(where, f"{f}.params.{r}", f"{p} must be float32, is {files[p]['dtype']}")
         for a in spec.attrs:
             if a not in attrs:
@@ -182,17 +182,18 @@ def _infer(m, where, batch):
             if a not in spec.attrs + spec.optional_attrs:
                 _fail(where, f"{f}.attrs.{a}", f"kind {o['kind']!r} takes attrs {list(spec.attrs + spec.optional_attrs)}")
         in_dt = [dtypes[t] for t in ins]
-        if spec.int_input and not in_dt[0].startswith("int"):
-            _fail(where, f"{f}.inputs", f"{o['kind']} needs integer ids, {ins[0]!r} is {in_dt[0]}")
-        if not spec.int_input and o["kind"] != "eq" and any(d != "float32" for d in in_dt):
-            _fail(where, f"{f}.inputs", f"{o['kind']} needs float32 inputs, got {in_dt}")
+        pdts = {r: files[p]["dtype"] for r, p in params.items()}
+        try:
+            out_dt = spec.dtype(in_dt, pdts, attrs)
+        except ValueError as exc:
+            _fail(where, f"{f}.inputs", f"{o['kind']}: {exc}")
         pshapes = {r: tuple(files[p]["shape"]) for r, p in params.items()}
         try:
             out_shapes = spec.shape([shapes[t] for t in ins], pshapes, attrs)
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             _fail(where, f, f"{o['kind']}: {exc}")
         shapes[outs[0]] = tuple(int(d) for d in out_shapes[0])
-        dtypes[outs[0]] = "float32"
+        dtypes[outs[0]] = out_dt
         ops.append(Op(name=name, kind=o["kind"], index=i, inputs=tuple(ins), outputs=tuple(outs),
                       params=dict(params), attrs=dict(attrs)))
     return shapes, dtypes, ops
@@ -209,6 +210,8 @@ def _batch_axes(s1, s2, where, t):
 def _check_batch_use(op, spec, sh1, baxes, where):
     """Ops must not mix samples: no reductions/norms/concat along batch axes."""
     f = f"ops[{op.index}] ({op.name})"
+    if not op.inputs:  # a constant: no batch axis
+        return
     x = op.inputs[0]
     nd = len(sh1[x])
     bx = baxes[x]
@@ -221,10 +224,13 @@ def _check_batch_use(op, spec, sh1, baxes, where):
             if v % nd in bx:
                 _fail(where, f"{f}.attrs.{a}", f"axis {v} is the batch axis of {x!r}")
     k = op.kind
-    if k in ("conv1d", "conv2d", "pool", "batchnorm") and bx != (0,):
+    if spec.batch_first and bx != (0,):
         _fail(where, f"{f}.inputs", f"{k} needs the batch on axis 0 of {x!r}, batch axes are {list(bx)}")
-    if k == "layernorm" and any(a >= nd - len(op.attrs["normalized_shape"]) for a in bx):
-        _fail(where, f"{f}.attrs.normalized_shape", "normalises over the batch axis")
+    if spec.batch_rule is not None:
+        try:
+            spec.batch_rule([baxes[t] for t in op.inputs], [sh1[t] for t in op.inputs], op.attrs)
+        except ValueError as exc:
+            _fail(where, f"{f}.inputs", f"{k}: {exc} of {x!r}")
     if k == "linear" and (len(bx) != 1 or bx[0] == nd - 1):
         _fail(where, f"{f}.inputs", f"linear needs one batch axis, not the last, in {x!r}; got {list(bx)}")
     if k == "matmul":
@@ -249,8 +255,8 @@ def check_graph(m, arrays, where):
             _fail(where, f"outputs[{i}]", f"tensor {o!r} must have the batch on axis 0")
     files = m["files"]
     for p in files:
-        if p.startswith("tensors/") and p in arrays and arrays[p].dtype != np.float32:
-            _fail(where, f"files[{p!r}].dtype", "tensors/ files must be float32")
+        if p.startswith("tensors/") and p in arrays and arrays[p].dtype not in (np.float32, np.int64):
+            _fail(where, f"files[{p!r}].dtype", "tensors/ files must be float32 (or int64 constant values)")
     kind = m["kind"]
     if kind == "layer":
         for op in ops:
