@@ -41,6 +41,23 @@ class SearchError(AmssimError, ValueError):
     """A configuration search space or target is invalid or unreachable."""
 
 
+class InputError(AmssimError):
+    """An input file's bytes are unusable (encoding, nesting, archive, header), named with the file.
+
+    Deliberately not a ValueError: generic ``except ValueError`` handlers elsewhere must not
+    swallow it or turn genuine bugs into "bad input".
+    """
+
+
+class OutputPathError(AmssimError):
+    """An output location cannot be used (a file where a directory is needed, a symlink, a
+    foreign directory that ``--overwrite`` would delete, no write permission, ``--out ''``)."""
+
+
+class ResourceLimitError(AmssimError):
+    """An input declares more memory or work than the budget allows (``--max-memory``)."""
+
+
 class RunFailure(AmssimError, RuntimeError):
     """A run failed for a reason other than bad input (e.g. a fit did not converge)."""
 
@@ -49,3 +66,7 @@ class RunFailure(AmssimError, RuntimeError):
 
 class FitError(RunFailure):
     """A calibration fit did not converge."""
+
+
+class DiskFullError(RunFailure):
+    """Writing an output failed for lack of space (not bad input: exit 1)."""

@@ -163,7 +163,6 @@ def write_run_config(path, cfg: RunConfig, *, header: str = "") -> None:
     """Write ``cfg`` atomically (a temporary file renamed into place)."""
     path = os.fspath(path)
     text = dump_run_config(cfg, header=header)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    from .io_safety import atomic_write
+
+    atomic_write(path, text, option="--out")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from ..config import device_from_dict, device_to_toml, load_device
+from ..config.registry import load_device_file
 from ..errors import AmssimError, FitError
 
 
@@ -69,15 +70,13 @@ def write_device(result, out: str, base_name: str = "abfp-paper"):
         dev.abfp_config()
     except AmssimError as exc:
         raise FitError(f"the fitted model is not a valid device: {exc}") from None
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{name}.toml.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(device_to_toml(dev, header=header))
-    try:
-        load_device(tmp if tmp.endswith(".toml") else tmp).abfp_config()
-    except AmssimError as exc:
-        os.unlink(tmp)
-        raise FitError(f"written device does not reload: {exc}") from None
-    os.replace(tmp, out)
+    from ..io_safety import atomic_path
+
+    with atomic_path(out, option="--out") as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(device_to_toml(dev, header=header))
+        try:
+            load_device_file(tmp).abfp_config()
+        except AmssimError as exc:
+            raise FitError(f"written device does not reload: {exc}") from None
     return load_device(out)

@@ -17,6 +17,8 @@ import os
 
 import numpy as np
 
+from ..io_safety import atomic_path, atomic_write, check_output_dir, write_error
+
 MAX_CURVES = 8  #: channels drawn in the transfer figure
 
 
@@ -59,18 +61,25 @@ def summary(result) -> dict:
     })
 
 
+def _savefig(fig, out):
+    with atomic_path(out, option="--report") as tmp:
+        fig.savefig(tmp, dpi=120, format=os.path.splitext(out)[1][1:] or "png")
+
+
 def write_report(result, out_dir: str) -> dict:
-    os.makedirs(out_dir, exist_ok=True)
+    check_output_dir(out_dir, "--report")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, out_dir, "--report") from exc
     s = summary(result)
     figs = {"error_hist": _hist(result, os.path.join(out_dir, "error_hist.png")),
             "qq": _qq(result, os.path.join(out_dir, "qq.png")),
             "transfer": _transfer(result, os.path.join(out_dir, "transfer.png")),
             "residuals_channel": _channels(result, os.path.join(out_dir, "residuals_channel.png"))}
     s["figures"] = {k: os.path.basename(v) for k, v in figs.items()}
-    tmp = os.path.join(out_dir, ".summary.json.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(s, fh, indent=1, allow_nan=False)
-    os.replace(tmp, os.path.join(out_dir, "summary.json"))
+    atomic_write(os.path.join(out_dir, "summary.json"), json.dumps(s, indent=1, allow_nan=False),
+                 option="--report")
     return s
 
 
@@ -96,7 +105,7 @@ def _hist(result, out):
     ax.set_xlabel("residual error (ADC LSB" + (", dequantised)" if nr.quantized else ")"))
     ax.set_ylabel("density")
     ax.legend(fontsize=7)
-    fig.savefig(out, dpi=120)
+    _savefig(fig, out)
     return out
 
 
@@ -113,7 +122,7 @@ def _qq(result, out):
     ax.set_xlabel(f"{result.best.family} quantile (LSB)")
     ax.set_ylabel("residual quantile (LSB)")
     ax.legend(fontsize=7)
-    fig.savefig(out, dpi=120)
+    _savefig(fig, out)
     return out
 
 
@@ -147,7 +156,7 @@ def _transfer(result, out):
     ax.set_title(f"transfer fit (first {MAX_CURVES} channels)", fontsize=9)
     axr.set_xlabel(ax.get_xlabel())
     axr.set_ylabel("observed - fit (LSB)")
-    fig.savefig(out, dpi=120)
+    _savefig(fig, out)
     return out
 
 
@@ -167,5 +176,5 @@ def _channels(result, out):
     a2.plot(k, tf.offsets_filled, "s-", ms=3, label="offset (LSB)")
     a2.legend(fontsize=7)
     a2.set_xlabel("channel")
-    fig.savefig(out, dpi=120)
+    _savefig(fig, out)
     return out

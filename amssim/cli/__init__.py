@@ -9,7 +9,9 @@ and ``run(args) -> int``.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 import traceback
 
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"amssim {__version__}")
+    _add_global_options(parser, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in _load_commands():
         p = sub.add_parser(
@@ -62,8 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         )
         mod.register(p)
+        _add_global_options(p, argparse.SUPPRESS)
         p.set_defaults(_run=mod.run)
     return parser
+
+
+def _add_global_options(p, default) -> None:
+    """--debug and --max-memory, accepted before or after the command name."""
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="print the full traceback of an internal error (also AMSSIM_DEBUG=1)")
+    p.add_argument("--max-memory", metavar="SIZE", default=default,
+                   help="memory budget for sizes that inputs declare, e.g. 512M or 8G (default: "
+                        "min(4G, half the RAM, a third of ulimit -v); also AMSSIM_MAX_MEMORY)")
+
+
+def _debug_requested(args) -> bool:
+    env = os.environ.get("AMSSIM_DEBUG", "").strip().lower()
+    return bool(getattr(args, "debug", False)) or env not in ("", "0", "false", "no")
+
+
+def _one_line(text) -> str:
+    from ..io_safety import escape
+
+    return escape(" ".join(str(text).split("\n")).strip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,17 +96,46 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0
+    debug = _debug_requested(args)
+    cmd = args.command
     try:
+        from ..limits import set_max_memory
+
+        set_max_memory(getattr(args, "max_memory", None))
         return int(args._run(args) or 0)
     except AmssimError as exc:
-        print(f"amssim {args.command}: error: {exc}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        print(f"amssim {cmd}: error: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"amssim {args.command}: interrupted", file=sys.stderr)
+        print(f"amssim {cmd}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
-    except Exception:  # noqa: BLE001 - last-resort report, exit 1
-        traceback.print_exc()
-        print(f"amssim {args.command}: internal error (see traceback above)", file=sys.stderr)
+    except OSError as exc:
+        if debug:
+            traceback.print_exc()
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            print(f"amssim {cmd}: error: no space left on the device"
+                  f"{' writing ' + _one_line(exc.filename) if exc.filename else ''}; nothing already "
+                  "written was replaced (free space and run again)", file=sys.stderr)
+            return 1
+        print(f"amssim {cmd}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              f"({_HINT if not debug else 'traceback above'})", file=sys.stderr)
         return 1
+    except MemoryError:
+        if debug:
+            traceback.print_exc()
+        print(f"amssim {cmd}: error: out of memory (lower the input sizes or --max-memory; "
+              f"{_HINT})", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - last-resort report, exit 1
+        if debug:
+            traceback.print_exc()
+        print(f"amssim {cmd}: internal error: {type(exc).__name__}: {_one_line(exc)[:500]} "
+              f"({_HINT if not debug else 'traceback above'})", file=sys.stderr)
+        return 1
+
+
+_HINT = "this is a bug in amssim; rerun with --debug or AMSSIM_DEBUG=1 for the full traceback"

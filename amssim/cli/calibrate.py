@@ -68,7 +68,11 @@ def run(args) -> int:
     from ..config import load_device
     from ..errors import CalibrationError, ConfigError
 
-    if args.synthetic:
+    from ..io_safety import check_output_dir, check_output_file
+    from ..limits import MAX_BOOTSTRAP_REPS, check_count
+
+    if args.synthetic is not None:
+        check_output_dir(args.synthetic, "--synthetic")
         paths = write_synthetic(args.synthetic, seed=args.seed)
         print(f"wrote {', '.join(paths.values())}")
         print(f"try: amssim calibrate {paths['paired']} --meta {paths['meta']} "
@@ -76,6 +80,14 @@ def run(args) -> int:
         return 0
     if not args.paired and not args.transfer:
         raise CalibrationError("give PAIRED codes and/or --transfer SWEEP.npz (or --synthetic DIR)")
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+    if args.report is not None:
+        check_output_dir(args.report, "--report")
+    if args.uncertainty == "bootstrap":
+        if args.bootstrap < 1:
+            raise CalibrationError(f"--bootstrap {args.bootstrap}: must be >= 1")
+        check_count(args.bootstrap, MAX_BOOTSTRAP_REPS, "--bootstrap (refits)")
     fams = tuple(f.strip() for f in args.families.split(",")) if args.families else None
     kw = dict(criterion=args.criterion, poly_degree=args.poly_degree, robust_loss=args.loss,
               signal_dependent=args.signal_dependent, uncertainty=args.uncertainty,
@@ -90,9 +102,9 @@ def run(args) -> int:
     base = load_device(args.base)
     res = calibrate(args.paired, transfer=args.transfer, meta=args.meta, cfg=cfg,
                     base_bits=base.numerics.adc_bits)
-    if args.out:
+    if args.out is not None:
         write_device(res, args.out, base_name=args.base)
-    s = write_report(res, args.report) if args.report else summary(res)
+    s = write_report(res, args.report) if args.report is not None else summary(res)
     if args.json:
         print(json.dumps(s, indent=1, allow_nan=False))
         return 0

@@ -33,19 +33,16 @@ def register(p):
 
 
 def _load_data(args):
-    import numpy as np
+    from ..io_safety import escape, load_npz
 
     if args.data is None:
         raise TraceError("--data is required for .pt2 and .onnx sources")
-    try:
-        with np.load(args.data, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise TraceError(f"{args.data}: cannot read .npz without pickle ({exc})") from None
+    arrays = load_npz(args.data, error=TraceError, what="--data .npz file")
     keys = args.input_key or ["x"]
     for k in keys:
         if k not in arrays:
-            raise TraceError(f"{args.data}: no array {k!r} (has {sorted(arrays)}); choose with --input-key")
+            raise TraceError(f"{escape(args.data)}: no array {escape(k)!r} (has {escape(sorted(arrays))}); "
+                             "choose with --input-key")
     inputs = [arrays[k] for k in keys]
     labels = arrays.get(args.label_key)
     if args.limit is not None:
@@ -57,11 +54,16 @@ def _load_data(args):
 
 
 def run(args) -> int:
+    from ..io_safety import check_output_dir, escape
+
     src = args.source
     ext = os.path.splitext(src)[1].lower()
     name = args.name or os.path.splitext(os.path.basename(src))[0]
     if not os.path.isfile(src):
-        raise TraceError(f"{src}: no such file")
+        raise TraceError(f"{escape(src)}: no such file")
+    check_output_dir(args.out, "--out", trace=True, overwrite=args.overwrite)
+    if args.limit is not None and args.limit < 1:
+        raise TraceError(f"--limit must be >= 1, got {args.limit}")
     if ext == ".csv":
         from ..trace import from_scalesim
 
@@ -80,18 +82,38 @@ def run(args) -> int:
         from ..trace.import_torch import from_exported
 
         inputs, labels = _load_data(args)
-        try:
-            ep = torch.export.load(src)
-        except Exception as exc:  # noqa: BLE001 - torch raises many types
-            raise TraceError(f"{src}: not a torch.export program ({exc})") from None
+        ep = _load_exported(torch, src)
         t = from_exported(ep, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
                           metric="top1" if labels is not None else None, overwrite=args.overwrite)
     else:
-        raise TraceError(f"{src}: unknown source type {ext!r} (expected .pt2, .onnx or .csv)")
+        raise TraceError(f"{escape(src)}: unknown source type {escape(ext)!r} (expected .pt2, .onnx or .csv)")
     gem = t.gemm_ops()
-    print(f"wrote {args.out}: trace {t.name!r} ({t.kind}), {len(t.ops)} ops, {len(gem)} GEMM ops, "
+    print(f"wrote {escape(args.out)}: trace {escape(repr(t.name))} ({t.kind}), {len(t.ops)} ops, {len(gem)} GEMM ops, "
           f"{t.macs():,} MACs/inference")
     if t.has_values:
         print(f"  {t.num_samples} evaluation samples; metric {t.metric}; float32 {t.metric or 'metric'}: "
               f"{'-' if t.fp32_metric is None else f'{t.fp32_metric:.4f}'}")
     return 0
+
+
+def _load_exported(torch, src):
+    """torch.export.load with the library's own logging silenced (a bad file is bad input)."""
+    import contextlib
+    import io
+    import logging
+
+    from ..io_safety import escape
+
+    loggers = [logging.getLogger(n) for n in ("torch", "torch._export", "torch.export")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            return torch.export.load(src)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad archive
+        msg = escape(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:200]
+        raise TraceError(f"{escape(src)}: not a torch.export program ({type(exc).__name__}: {msg})") from exc
+    finally:
+        for lg, lv in zip(loggers, levels):
+            lg.setLevel(lv)

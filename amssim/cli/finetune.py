@@ -46,6 +46,9 @@ def register(p) -> None:
 def run(args) -> int:
     from ..finetune import finetune
 
+    from ..io_safety import check_output_dir
+
+    check_output_dir(args.out, "--out", trace=True, overwrite=args.overwrite)  # before any work
     log = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

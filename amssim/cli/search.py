@@ -54,12 +54,22 @@ def run(args) -> int:
     from ..search import GaSettings, chosen_run_config, run_search
     from ..sweep.store import ResultStore
 
+    from ..io_safety import atomic_write, check_output_file
+
     if args.seeds < 1:
         raise SearchError(f"--seeds {args.seeds}: must be >= 1")
+    for opt, v, lo in (("--calib-points", args.calib_points, 2), ("--proxy-inputs", args.proxy_inputs, 1),
+                       ("--population", args.population, 2), ("--generations", args.generations, 1)):
+        if v < lo:
+            raise SearchError(f"{opt} {v}: must be >= {lo}")
     overrides = parse_sets(args.overrides)
+    check_output_file(args.out, "--out")
     stem = os.path.splitext(args.out)[0]
     store_path = args.store or stem + ".jsonl"
     summary_path = args.summary or stem + ".json"
+    check_output_file(summary_path, "--summary")
+    if os.path.lexists(store_path) and not os.path.isfile(store_path):
+        raise SearchError(f"--store {store_path!r}: exists and is not a regular file")
     ga = GaSettings(population=args.population, generations=args.generations)
     methods = tuple(dict.fromkeys(args.method or ("fast", "genetic", "greedy")))
     seeds = tuple(range(args.seed, args.seed + args.seeds))
@@ -74,15 +84,24 @@ def run(args) -> int:
                                           f"target loss {100 * rep.target_loss:g} %")
     d = rep.to_dict()
     d.update(config_file=args.out, store=store_path)
-    tmp = summary_path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(d, fh, indent=2, allow_nan=False, default=str)
-    os.replace(tmp, summary_path)
+    d = _finite(json.loads(json.dumps(d, default=str)))
+    atomic_write(summary_path, json.dumps(d, indent=2, allow_nan=False), option="--summary")
     if args.json:
-        print_json(json.loads(json.dumps(d, default=str)))
+        print_json(d)
     else:
         print(render(rep, args.out, store_path, summary_path))
     return 0
+
+
+def _finite(obj):
+    """NaN/inf (e.g. an undefined correlation) -> None, so the summary is valid JSON."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def render(rep, out, store, summary) -> str:

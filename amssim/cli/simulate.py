@@ -52,6 +52,10 @@ def run(args) -> int:
         device = device or rc.device
         overrides = {**rc.overrides, **overrides}
         layers = rc.layers or None
+    if args.out is not None:
+        from ..io_safety import check_output_dir
+
+        check_output_dir(args.out, "--out")  # before any work
     progress = (not args.no_progress) and sys.stderr.isatty()
     res = simulate(args.trace, device or "abfp-paper", mode=args.mode, seed=args.seed,
                    overrides=overrides, progress=progress, layer_overrides=layers)
@@ -66,16 +70,26 @@ def run(args) -> int:
 
 
 def _write_out(out: str, d: dict) -> None:
-    os.makedirs(out, exist_ok=True)
-    tmp = os.path.join(out, ".result.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(d, f, indent=2, allow_nan=False)
-    os.replace(tmp, os.path.join(out, "result.json"))
+    from ..io_safety import atomic_write, check_output_dir, write_error
+
+    check_output_dir(out, "--out")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, out, "--out") from exc
+    atomic_write(os.path.join(out, "result.json"), json.dumps(d, indent=2, allow_nan=False), option="--out")
     cols = ["name", "macs", "cycles", "energy_j", "dy_mean", "dy_std", "rel_rms_error"]
-    with open(os.path.join(out, "layers.csv"), "w") as f:
-        f.write(",".join(cols) + "\n")
-        for L in d["layers"]:
-            f.write(",".join("" if L[c] is None else str(L[c]) for c in cols) + "\n")
+    lines = [",".join(cols)]
+    for L in d["layers"]:
+        lines.append(",".join("" if L[c] is None else _csv_cell(L[c]) for c in cols))
+    atomic_write(os.path.join(out, "layers.csv"), "\n".join(lines) + "\n", option="--out")
+
+
+def _csv_cell(v) -> str:
+    s = str(v)
+    if any(c in s for c in ',"\n\r') or not s.isprintable():
+        s = '"' + s.replace('"', '""') + '"'
+    return s
 
 
 def _pct(v):
@@ -83,6 +97,10 @@ def _pct(v):
 
 
 def render(d: dict) -> str:
+    from ..io_safety import escape
+
+    d = {**d, "trace": escape(d["trace"]), "device": escape(d["device"]),
+         "layers": [{**L, "name": escape(L["name"])} for L in d["layers"]]}
     lines = [f"trace {d['trace']}  device {d['device']}  mode {d['mode']}  backend {d['backend']}  "
              f"seed {d['seed']}  config {d['config_hash'][:12]}"]
     if d["accuracy"] is not None:

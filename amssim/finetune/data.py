@@ -18,19 +18,16 @@ def check_classification(trace) -> None:
 
 def load_train_data(path, trace) -> tuple[dict, np.ndarray]:
     """Inputs dict and int64 labels from ``path``, checked against the trace's input specs."""
+    from ..io_safety import load_npz, npz_members
+
     path = os.fspath(path)
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"--train-data {path}: cannot read as .npz ({exc})") from None
-    with z:
-        names = set(z.files)
-        need = [s["name"] for s in trace.inputs] + ["labels"]
-        missing = [n for n in need if n not in names]
-        if missing:
-            raise ConfigError(f"--train-data {path}: missing array(s) {', '.join(missing)} "
-                              f"(has {', '.join(sorted(names)) or 'none'})")
-        arrays = {n: np.asarray(z[n]) for n in need}
+    names = set(npz_members(path, error=ConfigError, what="--train-data .npz file"))
+    need = [s["name"] for s in trace.inputs] + ["labels"]
+    missing = [n for n in need if n not in names]
+    if missing:
+        raise ConfigError(f"--train-data {path}: missing array(s) {', '.join(missing)} "
+                          f"(has {', '.join(sorted(names)) or 'none'})")
+    arrays = load_npz(path, need, error=ConfigError, what="--train-data .npz file")
     return _check(arrays, trace, path)
 
 
@@ -46,6 +43,11 @@ def _check(arrays, trace, where):
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise ConfigError(f"{where}: labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
     n = len(labels)
+    n_classes = trace.shapes1[trace.outputs[0]][-1] if trace.shapes1.get(trace.outputs[0]) else None
+    if n and n_classes is not None and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)][0]
+        raise ConfigError(f"{where}: labels: value {int(bad)} outside 0..{n_classes - 1} (the model has "
+                          f"{n_classes} outputs)")
     for s in trace.inputs:
         a = arrays[s["name"]]
         per = tuple(s["shape"])

@@ -52,11 +52,13 @@ def load_input(trace, eval_data=None, workdir=None):
         if eval_data is None:
             raise ConfigError(f"{path}: an ONNX model needs evaluation data (eval_data / --eval-data "
                               "FILE.npz with one array per input and labels)")
-        z = np.load(os.fspath(eval_data), allow_pickle=False)
-        labels = z["labels"] if "labels" in z.files else None
+        from ..io_safety import load_npz
+
+        z = load_npz(eval_data, error=ConfigError, what="--eval-data .npz file")
+        labels = z.get("labels")
         if labels is None:
             raise ConfigError(f"{eval_data}: needs a 'labels' array")
-        ins = [z[k] for k in z.files if k != "labels"]  # in the model's input order
+        ins = [a for k, a in z.items() if k != "labels"]  # in the model's input order
         out = os.path.join(workdir or tempfile.mkdtemp(prefix="amssim-ft-"), "imported")
         return from_onnx(path, ins if len(ins) > 1 else ins[0], labels, out, overwrite=True)
     return load_trace(path)
@@ -98,8 +100,10 @@ def finetune(trace, method: str = "dnf", device="abfp-paper", *, overrides=None,
     n = len(labels)
     if n == 0:
         raise ConfigError("training data is empty (0 samples): nothing to calibrate or train on")
-    if out is not None and os.path.exists(out) and not overwrite:
-        raise TraceError(f"{out} exists (pass overwrite=True / --overwrite to replace it)")
+    if out is not None:
+        from ..io_safety import check_output_dir
+
+        check_output_dir(out, "--out", trace=True, overwrite=overwrite)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
 

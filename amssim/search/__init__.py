@@ -84,6 +84,9 @@ def run_search(trace, *, space, device: str = "abfp-paper", overrides=None, targ
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise SearchError(f"methods {list(methods)!r}: choose from {', '.join(METHODS)}")
+    if isinstance(calib_points, bool) or not isinstance(calib_points, int) or calib_points < 2:
+        raise SearchError(f"calibration points = {calib_points!r}: need an integer >= 2 (a line needs "
+                          "two points)")
     per_layer = any(m != "fast" for m in methods)
     sp = space if isinstance(space, SearchSpace) else parse_space(
         list(space), device, base_overrides=overrides, per_layer=per_layer)

@@ -60,9 +60,13 @@ def fit_model(r2s, accs) -> LinearModel:
         # one distinct R^2: predict the measured mean (no slope can be fitted)
         return LinearModel(intercept=float(np.mean(y)) if len(y) else 0.0, slope=0.0,
                            r_value=0.0, points=len(x))
+    if np.ptp(y) == 0:  # tied accuracies: a flat line, correlation undefined (reported as 0)
+        return LinearModel(intercept=float(y[0]), slope=0.0, r_value=0.0, points=len(x))
     fit = linregress(x, y)
-    return LinearModel(intercept=float(fit.intercept), slope=float(fit.slope),
-                       r_value=float(fit.rvalue), points=len(x))
+    vals = [float(fit.intercept), float(fit.slope), float(fit.rvalue)]
+    if not all(math.isfinite(v) for v in vals):
+        return LinearModel(intercept=float(np.mean(y)), slope=0.0, r_value=0.0, points=len(x))
+    return LinearModel(intercept=vals[0], slope=vals[1], r_value=vals[2], points=len(x))
 
 
 def calibrate_model(ctx, configs: list, proxies: list, calib_points: int) -> LinearModel:

@@ -73,6 +73,9 @@ def parse_space(items: Sequence[str], device: str, *, base_overrides=None,
             raise SearchError(str(exc).replace("--grid", "--space")) from None
         if key in keys:
             raise SearchError(f"--space {text!r}: key {key!r} is given twice")
+        if key in (base_overrides or {}):
+            raise SearchError(f"--space {text!r}: key {key!r} is also fixed by --set; give it in one "
+                              "place only")
         if per_layer:
             try:
                 check_layer_key(key, f"--space {text!r}")

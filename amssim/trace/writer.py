@@ -11,6 +11,7 @@ import tempfile
 import numpy as np
 
 from ..errors import TraceError
+from ..io_safety import atomic_write, check_output_dir, replace_trace_dir, write_error
 from . import manifest as mf
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
@@ -48,7 +49,9 @@ def write_trace(out_dir, manifest: dict, tensors: dict, data: dict | None = None
     - ``tensors``: ``{"tensors/<name>.npy": array}``: weights/constants (stored float32).
     - ``data``: ``{"data/<name>.npy": array}``: evaluation inputs (float32, or int64
       for token ids), labels (int64), references (float32). Omit for shape traces.
-    - ``overwrite``: replace an existing trace directory (one holding manifest.json).
+    - ``overwrite``: replace an existing directory that is purely an amssim trace
+      (manifest.json, tensors/, data/ and nothing else); a symlink or any other
+      directory is refused (:class:`~amssim.errors.OutputPathError`).
 
     Everything is validated (like :func:`load_trace`) before the directory appears;
     the directory is written next to ``out_dir`` and renamed into place.
@@ -72,14 +75,13 @@ def write_trace(out_dir, manifest: dict, tensors: dict, data: dict | None = None
     else:
         m["files"] = {p: {"shape": list(a.shape), "dtype": str(a.dtype)} for p, a in sorted(arrays.items())}
     build_trace(m, arrays, where=f"write_trace({out_dir})")  # raises TraceError before writing
-    if os.path.exists(out_dir):
-        if not overwrite:
-            raise TraceError(f"write_trace: {out_dir} exists (pass overwrite=True to replace a trace)")
-        if os.listdir(out_dir) and not os.path.isfile(os.path.join(out_dir, "manifest.json")):
-            raise TraceError(f"write_trace: {out_dir} exists and is not a trace; refusing to replace it")
+    check_output_dir(out_dir, "write_trace: output", trace=True, overwrite=overwrite)
     parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".trace-", dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".trace-", dir=parent)
+    except OSError as exc:
+        raise write_error(exc, out_dir, "write_trace: output") from exc
     try:
         for p, a in arrays.items():
             os.makedirs(os.path.join(tmp, os.path.dirname(p)), exist_ok=True)
@@ -87,9 +89,10 @@ def write_trace(out_dir, manifest: dict, tensors: dict, data: dict | None = None
         with open(os.path.join(tmp, "manifest.json"), "w", encoding="utf-8") as f:
             json.dump(m, f, indent=1, allow_nan=False)
             f.write("\n")
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        replace_trace_dir(tmp, out_dir, option="write_trace: output")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(exc, out_dir, "write_trace: output") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -104,9 +107,5 @@ def update_manifest(trace_dir, **fields):
     with open(mpath, encoding="utf-8") as f:
         m = json.load(f)
     m.update(fields)
-    tmp = mpath + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(m, f, indent=1, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, mpath)
+    atomic_write(mpath, json.dumps(m, indent=1, allow_nan=False) + "\n", option="manifest")
     return load_trace(trace_dir)
