@@ -122,6 +122,7 @@ def write_report(
     if skipped:
         lines += ["## Figures not drawn", ""] + [f"- `{name}`: {why}" for name, why in skipped] + [""]
     path = os.path.join(out_dir, "report.md")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
+    from .io_safety import atomic_write
+
+    atomic_write(path, "\n".join(lines), option="--out")
     return ReportResult(path=path, figures=tuple(figures), skipped=tuple(skipped), warnings=tuple(store.warnings))
