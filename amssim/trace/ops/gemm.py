@@ -220,3 +220,34 @@ for _nd in (1, 2):
              doc=f"{_nd}-d convolution: grouped, depthwise, dilated, transposed (zero insertion)")
 register("matmul", FAMILY, (2, 2), _s_matmul, _r_matmul, _t_matmul, optional_attrs=("transpose_b",), gemm=True,
          doc="product of two activations (attention QK^T and AV)")
+
+
+def conv_transpose_as_conv(w, stride, padding, output_padding, dilation, groups: int = 1):
+    """Lower a transposed convolution to the zero-insertion convolution of this table.
+
+    ``w`` is the transposed-conv weight (C_in, C_out/groups, *k) (PyTorch and ONNX);
+    ``padding`` one entry per spatial axis (symmetric), or [lo..., hi...]. Returns
+    (conv weight (C_out, C_in/groups, *k), attrs) such that conv{nd}d with those attrs
+    equals the transposed convolution. Raises ValueError when the padding exceeds
+    dilation*(k-1) (the result would need cropping).
+    """
+    w = np.asarray(w, dtype=F32)
+    nd = w.ndim - 2
+    k = w.shape[2:]
+    pad = list(padding) if len(padding) == 2 * nd else list(padding) * 2
+    cin, coutg = w.shape[0], w.shape[1]
+    cing = cin // groups
+    parts = []
+    for j in range(groups):
+        wj = w[j * cing:(j + 1) * cing]  # (C_in/g, C_out/g, *k)
+        wj = np.swapaxes(wj, 0, 1)
+        parts.append(np.flip(wj, axis=tuple(range(2, 2 + nd))))
+    wc = np.ascontiguousarray(np.concatenate(parts, axis=0))  # (C_out, C_in/g, *k)
+    lo = [dilation[i] * (k[i] - 1) - pad[i] for i in range(nd)]
+    hi = [dilation[i] * (k[i] - 1) - pad[nd + i] + output_padding[i] for i in range(nd)]
+    if min(lo + hi) < 0:
+        raise ValueError(f"transposed convolution padding {pad} exceeds dilation*(kernel-1) (would crop)")
+    assert wc.shape[0] == coutg * groups
+    attrs = {"stride": [1] * nd, "padding": lo + hi, "dilation": list(dilation), "groups": int(groups),
+             "input_dilation": list(stride)}
+    return wc, attrs
