@@ -208,6 +208,16 @@ class Device:
     energy: EnergyConfig
     provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)
 
+    #: device kind (``[arch] kind``; absent in analog files): "analog" | "digital"
+    kind = "analog"
+    #: the sections of this kind of device file
+    SECTIONS = SECTIONS
+
+    @property
+    def compute_units(self) -> int:
+        """Independent compute units (analog tiles)."""
+        return self.arch.tiles
+
     @property
     def tile_rows(self) -> int:
         """Tile rows = ABFP block length (numerics.tile_width)."""

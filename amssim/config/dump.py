@@ -25,7 +25,7 @@ def device_to_toml(device: Device, *, header: str = "") -> str:
     """TOML text of every section (absent optional keys are left out)."""
     lines = [f"# {h}" for h in header.splitlines()] if header else []
     d = device.to_dict()
-    for sec in SECTIONS:
+    for sec in getattr(device, "SECTIONS", SECTIONS):
         body = d[sec]
         sources = body.pop("sources", {}) or {}
         if lines:

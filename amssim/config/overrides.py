@@ -21,8 +21,8 @@ from .device import SECTIONS, Device
 from .schema import coerce, section_fields
 
 
-def _parse(section: str, key: str, raw):
-    fields = section_fields(SECTIONS[section])
+def _parse(section: str, key: str, raw, sections=SECTIONS):
+    fields = section_fields(sections[section])
     if key not in fields:
         raise ConfigError(f"--set {section}.{key}: unknown key in [{section}] "
                           f"(known: {', '.join(sorted(fields))})")
@@ -34,15 +34,21 @@ def _parse(section: str, key: str, raw):
 
 def apply_overrides(device: Device, overrides: Mapping[str, object]) -> Device:
     """A new Device with dotted ``section.key`` overrides applied and validated."""
+    sections = getattr(device, "SECTIONS", SECTIONS)
+    kind = getattr(device, "kind", "analog")
     per_section: dict[str, dict] = {}
     for dotted, raw in overrides.items():
         parts = str(dotted).split(".")
-        if len(parts) != 2 or parts[0] not in SECTIONS:
+        if len(parts) != 2 or parts[0] not in sections:
             raise ConfigError(f"--set {dotted}={raw}: key must be section.key with section one of "
-                              f"{', '.join(SECTIONS)}")
+                              f"{', '.join(sections)}" + (f" ({kind} device {device.name!r})"
+                                                          if kind != "analog" else ""))
         sec, key = parts
+        if sec == "arch" and key == "kind":
+            raise ConfigError(f"--set {dotted}={raw}: the device kind cannot be overridden "
+                              f"(choose another --device)")
         try:
-            per_section.setdefault(sec, {})[key] = _parse(sec, key, raw)
+            per_section.setdefault(sec, {})[key] = _parse(sec, key, raw, sections)
         except DeviceError as exc:
             raise ConfigError(f"--set {dotted}={raw}: {exc}") from None
     changes = {}

@@ -15,6 +15,11 @@ from pathlib import Path
 
 from ..errors import DeviceError
 from .device import ENERGY_UNITS, OPTIONAL_SECTIONS, SECTIONS, Device
+from .digital import DIGITAL_OPTIONAL_SECTIONS, DIGITAL_SECTIONS, DIGITAL_UNITS, DigitalDevice
+
+#: device kinds: (sections, optional sections, class)
+KINDS = {"analog": (SECTIONS, OPTIONAL_SECTIONS, Device),
+         "digital": (DIGITAL_SECTIONS, DIGITAL_OPTIONAL_SECTIONS, DigitalDevice)}
 from .schema import build_section, section_fields
 
 def _builtin_dir() -> Path:
@@ -44,9 +49,14 @@ def _unit_hint(section: str, key: str, value) -> None:
                           f"(one of {', '.join(ENERGY_UNITS)})")
 
 
-def _hint_units(section: str, key: str, value) -> None:
-    _unit_hint(section, key, value)
-    cls = SECTIONS[section]
+def _hint_units(section: str, key: str, value, sections=SECTIONS) -> None:
+    if sections is DIGITAL_SECTIONS:
+        if section in ("energy", "datapath") and not key.endswith(DIGITAL_UNITS):
+            raise DeviceError(f"[{section}] {key} = {value!r}: key without a unit suffix "
+                              f"(one of {', '.join(DIGITAL_UNITS)})")
+    else:
+        _unit_hint(section, key, value)
+    cls = sections[section]
     cands = [k for k in section_fields(cls) if k.startswith(key + "_")]
     if cands:
         raise DeviceError(f"[{section}] {key} = {value!r}: key without a unit; "
@@ -59,18 +69,27 @@ def device_from_dict(data: dict, *, name: str, path: str = "") -> Device:
     try:
         if not isinstance(data, dict):
             raise DeviceError(f"expected a table, got {type(data).__name__}")
+        arch = data.get("arch")
+        kind = arch.get("kind", "analog") if isinstance(arch, dict) else "analog"
+        if kind not in KINDS:
+            raise DeviceError(f"[arch] kind = {kind!r}: must be one of {', '.join(KINDS)}")
+        sections, optional, dev_cls = KINDS[kind]
+        if kind == "analog" and isinstance(arch, dict) and "kind" in arch:
+            data = {**data, "arch": {k: v for k, v in arch.items() if k != "kind"}}
         for sec in data:
-            if sec not in SECTIONS:
-                raise DeviceError(f"[{sec}]: unknown section (known: {', '.join(SECTIONS)})")
+            if sec not in sections:
+                raise DeviceError(f"[{sec}]: unknown section for a {kind} device "
+                                  f"(known: {', '.join(sections)})")
         parts = {}
-        for sec, cls in SECTIONS.items():
+        for sec, cls in sections.items():
             if sec not in data:
-                if sec in OPTIONAL_SECTIONS:
+                if sec in optional:
                     parts[sec] = cls()
                     continue
                 raise DeviceError(f"[{sec}]: missing section")
-            parts[sec] = build_section(cls, sec, data[sec], unit_check=_hint_units)
-        return Device(name=name, path=path, **parts)
+            parts[sec] = build_section(cls, sec, data[sec],
+                                       unit_check=lambda s, k, v: _hint_units(s, k, v, sections))
+        return dev_cls(name=name, path=path, **parts)
     except DeviceError as exc:
         raise DeviceError(f"{where}: {exc}") from None
 
@@ -111,6 +130,6 @@ def load_device(name_or_path: str | os.PathLike) -> Device:
     return load_device_file(files[s])
 
 
-def list_devices() -> list[Device]:
+def list_devices() -> list:
     """Every device found on the search path, sorted by name."""
     return [load_device_file(p) for _, p in sorted(_device_files().items())]

@@ -18,6 +18,9 @@ from .optics import laser_electrical_w
 
 COMPONENTS = ("dac", "modulator", "weight_program", "adc", "gain", "exp_unit", "sram",
               "offchip", "laser", "static")
+#: energy components of a digital device (MAC datapath parts, memories, static)
+DIGITAL_COMPONENTS = ("multiplier", "accumulator", "align_norm", "decoder", "block_scale",
+                      "output_scale", "sram", "offchip", "static")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +54,8 @@ class EnergyTable:
 
     def price(self, actions: dict, seconds: float) -> dict:
         """Component -> joules for these action counts over ``seconds``."""
-        out = dict.fromkeys(COMPONENTS, 0.0)
+        comps = COMPONENTS if "dac_conversions" in self.per_action_j else DIGITAL_COMPONENTS
+        out = dict.fromkeys(comps, 0.0)
         for act, n in actions.items():
             if act in self.per_action_j:
                 comp, j = self.per_action_j[act]
@@ -89,16 +93,55 @@ class EnergyResult:
         return self.energy_j / self.batch
 
 
+def digital_table(device) -> EnergyTable:
+    """The energy table of a digital device: the MAC datapath model of its formats
+    (:mod:`amssim.energy.digital`) per MAC / block / output, memories per byte, static."""
+    from .digital import MAC_COMPONENTS, mac_energy_j
+
+    e = device.energy
+    mac = mac_energy_j(device)
+    per = {f"mac_{c}": (c, mac[c]) for c in MAC_COMPONENTS}
+    per.update({
+        "block_ops": ("block_scale", mac["block_scale"] * _block_size(device)),
+        "outputs": ("output_scale", mac["output_scale"]),
+        "sram_read_bytes": ("sram", e.sram_read_energy_j_per_byte),
+        "sram_write_bytes": ("sram", e.sram_write_energy_j_per_byte),
+        "offchip_read_bytes": ("offchip", e.offchip_energy_j_per_byte),
+        "offchip_write_bytes": ("offchip", e.offchip_energy_j_per_byte),
+    })
+    return EnergyTable(per_action_j=per, static_w={"static": e.static_power_w})
+
+
+def _block_size(device) -> int:
+    from .digital import operand
+
+    n = device.numerics
+    return max(operand(n.format).block, operand(device.weight_format).block, 1)
+
+
+def _expand_macs(actions: dict) -> dict:
+    """A digital layer's ``macs`` count priced once per datapath component."""
+    from .digital import MAC_COMPONENTS
+
+    out = dict(actions)
+    for c in MAC_COMPONENTS:
+        out[f"mac_{c}"] = actions.get("macs", 0)
+    return out
+
+
 def estimate_energy(timing, device: Device) -> EnergyResult:
     """Price a :class:`~amssim.timing.TimingResult` with ``device``'s energy table."""
-    table = EnergyTable.from_device(device)
+    digital = getattr(device, "kind", "analog") == "digital"
+    table = digital_table(device) if digital else EnergyTable.from_device(device)
     clock = device.arch.clock_hz
     layers = []
     total = dict.fromkeys(COMPONENTS, 0.0)
+    if digital:
+        total = dict.fromkeys(DIGITAL_COMPONENTS, 0.0)
     for L in timing.layers:
-        b = table.price(L.actions, L.cycles / clock)
+        b = table.price(_expand_macs(L.actions) if digital else L.actions, L.cycles / clock)
         for c, v in b.items():
-            total[c] += v
+            total[c] = total.get(c, 0.0) + v
         layers.append(LayerEnergy(name=L.name, layer=L.layer, energy_j=sum(b.values()), breakdown_j=b))
     energy = sum(total.values())
     lat = timing.latency_s

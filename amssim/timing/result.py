@@ -14,9 +14,12 @@ ACTIONS = ("macs", "dac_conversions", "modulator_bits", "adc_conversions", "gain
            "sram_write_bytes", "offchip_read_bytes", "offchip_write_bytes")
 
 
-def component_counts(tiles: int) -> dict[str, int]:
-    """How many instances of each component the device has."""
-    return {**{s: tiles for s in STAGES}, "program": tiles, "offchip_read": 1, "offchip_write": 1}
+def component_counts(tiles: int, kind: str = "analog") -> dict[str, int]:
+    """How many instances of each component the device has (``tiles``: tiles or arrays)."""
+    stages = STAGES
+    if kind == "digital":
+        from .systolic import SYSTOLIC_STAGES as stages
+    return {**{s: tiles for s in stages}, "program": tiles, "offchip_read": 1, "offchip_write": 1}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -57,7 +57,14 @@ class InstanceTiming:
 def time_instance(m: int, k: int, n: int, device: Device, *, weights_static: bool = True,
                   engine: str = "simpy", on_retire=None, plan=None) -> InstanceTiming:
     """Simulate one (m, k) x (n, k)^T instance with the chosen engine."""
-    plan = plan or plan_gemm(m, k, n, device, weights_static=weights_static)
+    digital = getattr(device, "kind", "analog") == "digital"
+    if plan is None:
+        if digital:
+            from .systolic import plan_systolic
+
+            plan = plan_systolic(m, k, n, device, weights_static=weights_static)
+        else:
+            plan = plan_gemm(m, k, n, device, weights_static=weights_static)
     if engine == "simpy":
         sim = simulate_plan(plan, on_retire=on_retire)
         cycles, starts = sim.cycles, sim.start
@@ -68,8 +75,13 @@ def time_instance(m: int, k: int, n: int, device: Device, *, weights_static: boo
         cycles, starts = res["cycles"], res["start"]
     else:
         raise ConfigError(f"timing engine {engine!r}: must be one of {', '.join(ENGINES)}")
-    busy, stall, act = plan_accounting(plan, input_bits=device.numerics.input_bits,
-                                       stage_starts=starts)
+    if digital:
+        from .systolic import systolic_accounting
+
+        busy, stall, act = systolic_accounting(plan, device, stage_starts=starts)
+    else:
+        busy, stall, act = plan_accounting(plan, input_bits=device.numerics.input_bits,
+                                           stage_starts=starts)
     return InstanceTiming(cycles=cycles, jobs=len(plan.jobs), spilled=plan.spilled,
                           busy=busy, stall=stall, actions=act)
 
@@ -96,12 +108,21 @@ def layer_from_instances(*, name, layer, m, k, n, instances, weights_static, ins
 def combine_layers(layers: Sequence[LayerTiming], device: Device, batch: int) -> TimingResult:
     """Sum layer figures into a :class:`TimingResult`."""
     cycles = sum(L.cycles for L in layers)
-    busy = {c: sum(L.busy_cycles.get(c, 0) for L in layers) for c in COMPONENTS}
-    stall = {c: sum(L.stall_cycles.get(c, 0) for L in layers) for c in COMPONENTS}
-    actions = {a: sum(L.actions.get(a, 0) for L in layers) for a in ACTIONS}
-    counts = component_counts(device.arch.tiles)
-    util = {c: (busy[c] / (counts[c] * cycles) if cycles else 0.0) for c in COMPONENTS}
-    peak = device.arch.tiles * device.tile_rows * device.tile_cols
+    # components and actions of the device's kind first, then any another kind's layers
+    # (per-layer devices) bring along
+    comps = _union(component_counts(device.compute_units, getattr(device, "kind", "analog")),
+                   (L.busy_cycles for L in layers))
+    if getattr(device, "kind", "analog") == "digital":
+        from .systolic import DIGITAL_ACTIONS as base_actions
+    else:
+        base_actions = ACTIONS
+    acts = _union(dict.fromkeys(base_actions), (L.actions for L in layers))
+    busy = {c: sum(L.busy_cycles.get(c, 0) for L in layers) for c in comps}
+    stall = {c: sum(L.stall_cycles.get(c, 0) for L in layers) for c in comps}
+    actions = {a: sum(L.actions.get(a, 0) for L in layers) for a in acts}
+    counts = {c: comps[c] if comps[c] is not None else 1 for c in comps}
+    util = {c: (busy[c] / (counts[c] * cycles) if cycles else 0.0) for c in comps}
+    peak = device.compute_units * device.tile_rows * device.tile_cols
     macs = actions["macs"]
     return TimingResult(
         batch=batch, clock_hz=device.arch.clock_hz, cycles=cycles,
@@ -109,6 +130,14 @@ def combine_layers(layers: Sequence[LayerTiming], device: Device, batch: int) ->
         stall_cycles=stall, utilisation=util,
         mac_utilisation=(macs / (peak * cycles) if cycles else 0.0), counts=counts,
         actions=actions, layers=tuple(layers))
+
+
+def _union(first: dict, more) -> dict:
+    out = dict(first)
+    for d in more:
+        for k in d:
+            out.setdefault(k, None)
+    return out
 
 
 def simulate_timing(ops: Sequence, device: Device, batch: int = 1, *,
