@@ -19,7 +19,11 @@ device, the global overrides and the per-layer overrides by GEMM op name::
 
 Per-layer keys may come from ``[numerics]``, ``[noise]`` and ``[converters]`` plus
 ``run.format``/``run.weight_format``. ``[arch]`` and ``[energy]`` describe the whole chip
-(one clock, one memory system) and are global only.
+(one clock, one memory system) and are global only -- unless a layer names its own
+device: ``device = "digital-int8-128"`` (a name or a .toml path, relative to this file)
+runs and prices that op on that device (its own timing and energy; the global ``[set]``
+overrides do not apply to it, the layer's own keys do), so analog and digital layers
+mix in one configuration.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from .errors import ConfigError
 LAYER_SECTIONS = ("numerics", "noise", "converters")
 #: run keys a single layer may override
 LAYER_RUN_KEYS = ("run.format", "run.weight_format")
+#: per-layer key naming the op's own device
+LAYER_DEVICE_KEY = "device"
 TOP_KEYS = ("device", "set", "layers", "search")
 
 
@@ -51,7 +57,7 @@ class RunConfig:
 
 def check_layer_key(key: str, where: str) -> None:
     """Raise :class:`ConfigError` unless ``key`` may differ per layer."""
-    if key in LAYER_RUN_KEYS:
+    if key in LAYER_RUN_KEYS or key == LAYER_DEVICE_KEY:
         return
     sec = key.split(".", 1)[0]
     if key.startswith("run."):
@@ -116,6 +122,13 @@ def load_run_config(path) -> RunConfig:
         flat = _flat(table, f"{path}: [layers.{name}]")
         for key in flat:
             check_layer_key(key, f"{path}: [layers.{name}]")
+        ldev = flat.get(LAYER_DEVICE_KEY)
+        if ldev is not None:
+            if not isinstance(ldev, str) or not ldev:
+                raise ConfigError(f"{path}: [layers.{name}] device must be a device name or path, "
+                                  f"got {ldev!r}")
+            if not os.path.isabs(ldev) and ldev.endswith(".toml"):
+                flat[LAYER_DEVICE_KEY] = os.path.join(os.path.dirname(os.path.abspath(path)), ldev)
         layers[str(name)] = flat
     meta = data.get("search", {})
     return RunConfig(device=device, overrides=overrides, layers=layers,

@@ -13,7 +13,11 @@ import dataclasses
 from collections.abc import Mapping
 
 from .errors import ConfigError
-from .layerconfig import check_layer_key
+from .layerconfig import LAYER_DEVICE_KEY, check_layer_key
+
+
+def _digital(d) -> bool:
+    return getattr(d, "kind", "analog") == "digital"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -26,8 +30,8 @@ class LayerSetup:
 def resolve_layers(dev, opts, gemm_names, layer_overrides: Mapping[str, Mapping] | None,
                    *, where: str = "--config") -> dict[str, LayerSetup]:
     """One :class:`LayerSetup` per op named in ``layer_overrides`` (others use the global device)."""
-    from .config import apply_overrides, config_hash
-    from .run import _check_format
+    from .config import apply_overrides, config_hash, load_device
+    from .run import _check_format, with_run_format
 
     known = set(gemm_names)
     out = {}
@@ -36,19 +40,25 @@ def resolve_layers(dev, opts, gemm_names, layer_overrides: Mapping[str, Mapping]
             raise ConfigError(f"{where}: [layers.{name}]: the trace has no GEMM op {name!r} "
                               f"(GEMM ops: {', '.join(gemm_names)})")
         dev_keys, run_keys = {}, {}
+        base = dev
         for key, value in over.items():
             check_layer_key(key, f"{where}: [layers.{name}]")
-            if key.startswith("run."):
+            if key == LAYER_DEVICE_KEY:
+                try:
+                    base = load_device(str(value))
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}: [layers.{name}] device: {exc}") from None
+            elif key.startswith("run."):
                 if str(value) != "abfp":
                     _check_format(str(value), f"[layers.{name}] {key}")
                 run_keys[key[4:]] = str(value)
             else:
                 dev_keys[key] = value
+        lopts = dataclasses.replace(opts, **run_keys)
         try:
-            ldev = apply_overrides(dev, dev_keys)
+            ldev = with_run_format(apply_overrides(base, dev_keys), lopts)
         except ConfigError as exc:
             raise ConfigError(f"{where}: [layers.{name}]: {exc}") from None
-        lopts = dataclasses.replace(opts, **run_keys)
         out[name] = LayerSetup(device=ldev, opts=lopts, key=config_hash(ldev))
     return out
 
@@ -56,6 +66,7 @@ def resolve_layers(dev, opts, gemm_names, layer_overrides: Mapping[str, Mapping]
 def layer_backend(dev, opts, seed: int, setups: Mapping[str, LayerSetup], *,
                   prepared_cache: dict | None = None):
     """The executor backend when ops may differ (accuracy mode)."""
+    from .run import digital_backend
     from .trace.backends import AbfpBackend, DigitalBackend, Float32Backend, MixedBackend
 
     def single(o):
@@ -63,19 +74,29 @@ def layer_backend(dev, opts, seed: int, setups: Mapping[str, LayerSetup], *,
             return Float32Backend()
         return DigitalBackend(o.format, o.weight_format or o.format, seed=seed)
 
-    abfp_cfgs = {n: s.device.abfp_config() for n, s in setups.items() if s.opts.format == "abfp"}
-    if opts.format == "abfp":
+    def formats(d):
+        return (d.numerics.format, d.weight_format)
+
+    abfp_cfgs = {n: s.device.abfp_config() for n, s in setups.items()
+                 if not _digital(s.device) and s.opts.format == "abfp"}
+    if _digital(dev):
+        default = digital_backend(dev, seed)
+    elif opts.format == "abfp":
         default = AbfpBackend(dev.abfp_config(), seed, layer_cfgs=abfp_cfgs,
                               prepared_cache=prepared_cache)
     else:
         default = single(opts)
     special = {}
     for n, s in setups.items():
-        if s.opts.format == "abfp":
-            if opts.format != "abfp":
-                special[n] = AbfpBackend(dev.abfp_config(), seed, layer_cfgs={n: abfp_cfgs[n]},
+        if _digital(s.device):
+            if not _digital(dev) or formats(s.device) != formats(dev):
+                special[n] = digital_backend(s.device, seed)
+        elif s.opts.format == "abfp":
+            if _digital(dev) or opts.format != "abfp":
+                base = abfp_cfgs[n] if _digital(dev) else dev.abfp_config()
+                special[n] = AbfpBackend(base, seed, layer_cfgs={n: abfp_cfgs[n]},
                                          prepared_cache=prepared_cache)
-        elif (s.opts.format, s.opts.weight_format) != (opts.format, opts.weight_format):
+        elif _digital(dev) or (s.opts.format, s.opts.weight_format) != (opts.format, opts.weight_format):
             special[n] = single(s.opts)
     return default if not special else MixedBackend(default, special)
 

@@ -35,6 +35,7 @@ class RunResult:
     config_hash: str
     version: str
     backend: str  #: "abfp" (analog tile) or a digital format name, or "fp32"
+    device_kind: str = "analog"  #: "analog" | "digital" | "mixed" (per-layer devices of both kinds)
     metric: str | None  #: task metric name, e.g. "top1"
     accuracy: float | None  #: task metric of the simulated run (None in timing mode)
     fp32_accuracy: float | None  #: task metric of float32 execution

@@ -104,7 +104,28 @@ def resolve_device(device: str, overrides: Mapping[str, object] | None):
 
     dev_over, opts = split_overrides(overrides)
     dev = apply_overrides(load_device(device), dev_over)
-    return dev, opts
+    return with_run_format(dev, opts), opts
+
+
+def with_run_format(dev, opts: RunOptions):
+    """A digital device runs its ``numerics.format``; ``run.format`` (when not the default
+    "abfp") replaces it -- numerics, timing and energy alike. Analog devices unchanged."""
+    if getattr(dev, "kind", "analog") != "digital" or opts.format == "abfp":
+        return dev
+    from .config import apply_overrides
+
+    return apply_overrides(dev, {"numerics.format": opts.format,
+                                 "numerics.weight_format": opts.weight_format})
+
+
+def digital_backend(dev, seed: int):
+    """The numeric backend of a digital device: its formats, float32 accumulation."""
+    from .trace.backends import DigitalBackend, Float32Backend
+
+    fx, fw = dev.numerics.format, dev.weight_format
+    if fx == "fp32" and fw == "fp32":
+        return Float32Backend()
+    return DigitalBackend(fx, fw, seed=seed)
 
 
 def validate_overrides(device: str, overrides: Mapping[str, object]) -> None:
@@ -115,6 +136,8 @@ def validate_overrides(device: str, overrides: Mapping[str, object]) -> None:
 def _backend(dev, opts: RunOptions, seed: int, mode: str, gemms):
     from .trace.backends import AbfpBackend, DigitalBackend, Float32Backend
 
+    if getattr(dev, "kind", "analog") == "digital":
+        return digital_backend(dev, seed)  # full mode: same numerics, shapes timed alike
     if opts.format == "abfp":
         if mode == "full":
             from .timing import TimedAbfpBackend
@@ -210,9 +233,16 @@ def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed:
     if setups:
         extra["layers"] = {n: {str(k): str(v) for k, v in layer_overrides[n].items()} for n in setups}
     chash = config_hash(dev, extra)
+    kind = getattr(dev, "kind", "analog")
+    kinds = {kind, *(getattr(s.device, "kind", "analog") for s in setups.values())}
+    backend_name = opts.format
+    if kind == "digital":
+        backend_name = dev.numerics.format if dev.weight_format == dev.numerics.format else \
+            f"{dev.numerics.format}/{dev.weight_format}"
     return RunResult(
         trace=tr.name, device=name, mode=mode, seed=seed, config_hash=chash, version=__version__,
-        backend=opts.format, metric=(ev.metric if ev else tr.metric),
+        backend=backend_name, device_kind=(kinds.pop() if len(kinds) == 1 else "mixed"),
+        metric=(ev.metric if ev else tr.metric),
         accuracy=(ev.accuracy if ev else None), fp32_accuracy=fp32,
         num_samples=(ev.num_samples if ev else 0), cycles=timing.cycles / b, latency_s=latency,
         energy_j=energy_j, energy_breakdown_j={k: v / b for k, v in energy.breakdown_j.items()},

@@ -21,12 +21,33 @@ def register(parser):
                         help="dotted override, e.g. numerics.gain=4 (repeatable; with NAME)")
 
 
+def _digital_summary(dev) -> dict:
+    from ..energy.digital import mac_area_um2, mac_energy_j
+
+    a, n = dev.arch, dev.numerics
+    mac = mac_energy_j(dev)
+    area = mac_area_um2(dev)
+    return {
+        "name": dev.name, "path": dev.path, "kind": dev.provenance.kind, "device_kind": "digital",
+        "description": dev.provenance.description, "tiles": a.arrays,
+        "tile_rows": a.array_rows, "tile_cols": a.array_cols, "clock_hz": a.clock_hz,
+        "dataflow": a.dataflow, "format": n.format, "weight_format": dev.weight_format,
+        "node_nm": dev.datapath.node_nm,
+        "mac_energy_pj": sum(v for k, v in mac.items() if k != "output_scale") * 1e12,
+        "mac_area_um2": area,
+        "array_area_mm2": a.arrays * a.array_rows * a.array_cols * area * 1e-6,
+        "peak_tops": 2 * dev.peak_macs_per_s / 1e12,
+    }
+
+
 def _summary(dev) -> dict:
     from ..energy import laser_electrical_w
 
+    if getattr(dev, "kind", "analog") == "digital":
+        return _digital_summary(dev)
     a, n, z = dev.arch, dev.numerics, dev.noise
     return {
-        "name": dev.name, "path": dev.path, "kind": dev.provenance.kind,
+        "name": dev.name, "path": dev.path, "kind": dev.provenance.kind, "device_kind": "analog",
         "description": dev.provenance.description, "tiles": a.tiles,
         "tile_rows": dev.tile_rows, "tile_cols": dev.tile_cols, "clock_hz": a.clock_hz,
         "input_bits": n.input_bits, "weight_bits": n.weight_bits, "adc_bits": n.adc_bits,
@@ -60,6 +81,13 @@ def run(args) -> int:
             print(json.dumps(rows, indent=2))
             return 0
         for r in rows:
+            if r["device_kind"] == "digital":
+                fmt = r["format"] if r["weight_format"] == r["format"] else f"{r['format']}/{r['weight_format']}"
+                print(f"{r['name']:<24} {r['kind']:<11} {r['tiles']} x {r['tile_rows']}x{r['tile_cols']} "
+                      f"@ {r['clock_hz'] / 1e6:g} MHz  digital {r['dataflow'].upper()} {fmt}  "
+                      f"{r['mac_energy_pj']:.3g} pJ/MAC  {r['array_area_mm2']:.3g} mm2 "
+                      f"({r['node_nm']:g} nm)  peak {r['peak_tops']:.1f} TOPS  {r['description']}")
+                continue
             print(f"{r['name']:<24} {r['kind']:<11} {r['tiles']} x {r['tile_rows']}x{r['tile_cols']} "
                   f"@ {r['clock_hz'] / 1e6:g} MHz  {r['input_bits']}/{r['weight_bits']}/{r['adc_bits']} bits  "
                   f"G={r['gain']:g}  noise={r['noise']}({r['noise_lsb']:.3g} LSB)  "
