@@ -390,6 +390,10 @@ function update() {
   ft.marker.size = 11; ft.marker.line = {width: 1.5, color: "black"};
   if (groups && groups.continuous) { ft.marker.colorscale = "Viridis"; ft.marker.cmin = Math.min(...P.map(p => Number(p.keys[state.colour]))); ft.marker.cmax = Math.max(...P.map(p => Number(p.keys[state.colour]))); }
   traces.push(ft);
+  const devices = [...new Set(shown.map(i => P[i].device))];
+  if (devices.length > 1 || shown.some(i => P[i].kind === "digital"))  // legend of marker shapes
+    for (const d of devices) traces.push({type: "scatter", mode: "markers", x: [null], y: [null], hoverinfo: "skip",
+      name: d + " (" + P.find(p => p.device === d).kind + ")", marker: {symbol: SYMBOL[d], color: "#555", size: 8}});
   const better = m => m ? "higher is better" : "lower is better";
   const layout = {
     margin: {l: 60, r: 10, t: 30, b: 50}, hovermode: "closest", legend: {font: {size: 11}},

@@ -45,8 +45,15 @@ def write_report(
     objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
     heatmap_keys: tuple[str, str] = ("numerics.tile_width", "numerics.gain"),
     fig_format: str = "png",
+    color: str | None = None,
+    xscale: str = "auto",
+    yscale: str = "auto",
 ) -> ReportResult:
-    """Write ``out_dir/report.md`` and figures for the store at ``store_path``."""
+    """Write ``out_dir/report.md`` and figures for the store at ``store_path``.
+
+    ``color`` colours the Pareto points and the per-layer error lines by a key;
+    ``xscale``/``yscale`` (auto, linear, log) set the Pareto axes. Bars and lines
+    carry the numbers of the Pareto figure's key table."""
     store_path = os.fspath(store_path)
     out_dir = os.fspath(out_dir)
     if f".{fig_format}" not in plotting.FIGURE_SUFFIXES:
@@ -55,6 +62,11 @@ def write_report(
     summaries = aggregate(store.rows)
     if not summaries:
         raise StoreError(f"store {store_path!r} holds no results yet")
+    if color is not None:
+        plotting.colour_values(summaries, color)  # an unknown key is an error, not a skipped figure
+    for scale in (xscale, yscale):
+        if scale not in plotting.SCALES:
+            raise ConfigError(f"axis scale {scale!r}: use {', '.join(plotting.SCALES)}")
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
@@ -85,13 +97,17 @@ def write_report(
         labels = point_labels(group)
         avail = numeric_keys(group)
 
+        numbers: dict[int, int] = {}
+
         def figure(name, title, fn, *args, **kw):
             path = os.path.join(out_dir, f"{slug}-{name}.{fig_format}")
             try:
-                fn(group, path, *args, **kw)
+                drawn = fn(group, path, *args, **kw)
             except ConfigError as exc:
                 skipped.append((f"{slug}-{name}", str(exc)))
                 return []
+            if name == "pareto":
+                numbers.update(drawn.get("numbers") or {})
             figures.append(path)
             return [f"![{title}]({os.path.basename(path)})", ""]
 
@@ -102,9 +118,11 @@ def write_report(
             front = pareto_front(group, objectives)
             header, body = summary_columns([group[i] for i in front], [labels[i] for i in front],
                                            extra=[o.key for o in objectives])
+            header, body = ["#"] + header, [[str(k + 1)] + row for k, row in enumerate(body)]  # = figure numbers
             lines += [f"{len(front)} of {len(group)} configurations are non-dominated.", "",
                       markdown_table(header, body), ""]
-            lines += figure("pareto", "Pareto front", plotting.plot_pareto, objectives=objectives)
+            lines += figure("pareto", "Pareto front", plotting.plot_pareto, objectives=objectives, color=color,
+                            xscale=xscale, yscale=yscale)
         else:
             missing = [o.key for o in objectives if o.key not in avail]
             skipped.append((f"{slug}-pareto", f"no numeric {', '.join(missing)} in the stored results"))
@@ -114,11 +132,14 @@ def write_report(
         lines += figure("heatmap", "accuracy heatmap", plotting.plot_heatmap,
                         row_key=heatmap_keys[0], col_key=heatmap_keys[1]) or ["Not drawn (see below).", ""]
         lines += [f"{h} Energy per inference by component", ""]
-        lines += figure("energy", "energy breakdown", plotting.plot_energy_breakdown) or ["Not drawn (see below).", ""]
+        lines += figure("energy", "energy breakdown", plotting.plot_energy_breakdown,
+                        numbers=numbers) or ["Not drawn (see below).", ""]
         lines += [f"{h} Per-layer differential error", ""]
-        lines += figure("layer-error", "per-layer error", plotting.plot_layer_error) or ["Not drawn (see below).", ""]
+        lines += figure("layer-error", "per-layer error", plotting.plot_layer_error, numbers=numbers,
+                        color=color) or ["Not drawn (see below).", ""]
         lines += [f"{h} Latency per inference by layer", ""]
-        lines += figure("latency", "latency breakdown", plotting.plot_latency_breakdown) or ["Not drawn (see below).", ""]
+        lines += figure("latency", "latency breakdown", plotting.plot_latency_breakdown,
+                        numbers=numbers) or ["Not drawn (see below).", ""]
     if skipped:
         lines += ["## Figures not drawn", ""] + [f"- `{name}`: {why}" for name, why in skipped] + [""]
     path = os.path.join(out_dir, "report.md")

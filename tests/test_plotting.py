@@ -33,14 +33,19 @@ def _valid(path):
 
 
 @pytest.fixture(scope="module")
-def summaries(tmp_path_factory):
+def rows(tmp_path_factory):
     p = tmp_path_factory.mktemp("plots") / "s.jsonl"
     grid = [("numerics.adc_bits", ["6", "8"]), ("numerics.tile_width", ["8", "32", "128"]),
             ("numerics.gain", ["1", "2", "4", "8", "16"])]
     spec = SweepSpec(trace="wl/x", device="dev", mode="full", points=tuple(build_points(grid=grid)), seeds=(0, 1))
     with ResultStore(p, writable=True) as st:
         run_sweep(spec, st, runner=fake.run_point, validator=fake.validate_overrides)
-    return aggregate(ResultStore(p).rows)
+    return ResultStore(p).rows
+
+
+@pytest.fixture(scope="module")
+def summaries(rows):
+    return aggregate(rows)
 
 
 @pytest.fixture(autouse=True)
@@ -56,25 +61,121 @@ def test_pareto_plot_files_are_valid(summaries, tmp_path, suffix):
     assert _valid(out)
 
 
-def test_pareto_plot_highlights_exactly_the_front(summaries, tmp_path, monkeypatch):
+def test_pareto_plot_draws_stored_means_and_front_as_step_line(summaries, tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
     drawn = []
     real_plot = Axes.plot
     monkeypatch.setattr(Axes, "plot", lambda self, *a, **k: drawn.append((a, k)) or real_plot(self, *a, **k))
     for objs in ([Objective(key="energy_j", maximise=False), Objective(key="accuracy", maximise=True)],
-                 [Objective(key="latency_s", maximise=False), Objective(key="accuracy", maximise=True)]):
+                 [Objective(key="latency_s", maximise=False), Objective(key="accuracy", maximise=True)],
+                 [Objective(key="tops_per_w", maximise=True), Objective(key="accuracy", maximise=True)]):
         drawn.clear()
+        ox, oy = objs
         data = plotting.plot_pareto(summaries, tmp_path / "f.png", objectives=objs)
         front = pareto_front(summaries, objs)
         assert data["front"] == front
-        (args, kw), = drawn  # the one highlighted line
-        fx, fy = args[0], args[1]
-        assert list(fx) == [summaries[i][objs[0].key] for i in front]
-        assert list(fy) == [summaries[i][objs[1].key] for i in front]
+        (args, kw), = drawn  # the one front line
+        assert kw["drawstyle"] == ("steps-pre" if ox.maximise else "steps-post")
+        fx = sorted(summaries[i][ox.key] * data["x_factor"] for i in front)
+        assert list(args[0]) == fx  # front sorted along x
+        assert sorted(args[1]) == sorted(summaries[i][oy.key] * 100.0 for i in front)  # accuracy in %
         labels = point_labels(summaries)
         assert data["front_labels"] == [labels[i] for i in front]
-        assert data["x"] == [s[objs[0].key] for s in summaries]
+        assert data["x"] == [s[ox.key] * data["x_factor"] for s in summaries]
+        # error bars: sample std over the two seeds, in the axis unit
+        assert data["y_err"] == [s["accuracy_std"] * 100.0 for s in summaries]
+        assert data["numbers"] == {i: k + 1 for k, i in enumerate(front)}
+        assert [r[:2] for r in data["table"]] == [[str(k + 1), labels[i]] for k, i in enumerate(front)]
+
+
+def test_pareto_units_are_si_prefixed(summaries, tmp_path):
+    data = plotting.plot_pareto(summaries, tmp_path / "f.png")
+    # fake energies are about 2-3e-7 J -> nJ (median read >= 1)
+    med = sorted(s["energy_j"] for s in summaries)[len(summaries) // 2]
+    assert data["x_unit"] == "nJ" and data["x_factor"] == 1e9 and 1 <= med * 1e9 < 1000
+    assert data["y_unit"] == "%"
+    assert plotting.unit_scaling("energy_j", [3.2e-6])[:2] == (1e6, "µJ")
+    assert plotting.unit_scaling("latency_s", [4.6e-6, 1.2e-4, 5e-6])[:2] == (1e6, "µs")
+    assert plotting.unit_scaling("latency_s", [0.5])[:2] == (1e3, "ms")
+    assert plotting.unit_scaling("energy_j", [2.0])[:2] == (1.0, "J")
+    assert plotting.unit_scaling("tops_per_w", [4.8])[:2] == (1.0, "TOPS/W")
+    assert plotting.unit_scaling("accuracy", [0.99, 0.5])[:2] == (100.0, "%")
+    assert plotting.unit_scaling("accuracy", [55.0])[:2] == (1.0, "")  # already a percentage
+
+
+def test_auto_log_axes_and_override(summaries, tmp_path):
+    assert plotting.resolve_scale("auto", [1.0, 10.0]) == "linear"
+    assert plotting.resolve_scale("auto", [1.0, 10.01]) == "log"
+    assert plotting.resolve_scale("auto", [-1.0, 100.0]) == "linear"
+    assert plotting.resolve_scale("linear", [1.0, 1e6]) == "linear"
+    with pytest.raises(ConfigError, match="<= 0"):
+        plotting.resolve_scale("log", [0.0, 1.0])
+    with pytest.raises(ConfigError, match="axis scale"):
+        plotting.resolve_scale("sqrt", [1.0])
+    data = plotting.plot_pareto(summaries, tmp_path / "f.png")
+    xs = [v for v in data["x"] if math.isfinite(v)]
+    assert data["xscale"] == ("log" if max(xs) / min(xs) > 10 else "linear")
+    data = plotting.plot_pareto(summaries, tmp_path / "f.png", xscale="log", yscale="linear")
+    assert (data["xscale"], data["yscale"]) == ("log", "linear")
+    with pytest.raises(ConfigError, match="<= 0"):  # some fake accuracies are exactly 0
+        plotting.plot_pareto(summaries, tmp_path / "f.png", yscale="log")
+    spread = [dict(s, energy_j=s["energy_j"] * 10 ** (k % 3)) for k, s in enumerate(summaries)]
+    assert plotting.plot_pareto(spread, tmp_path / "f.png")["xscale"] == "log"
+    assert plotting.plot_pareto(spread, tmp_path / "f.png", xscale="linear")["xscale"] == "linear"
+
+
+def _no_overlaps(boxes):
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            A, B = boxes[a], boxes[b]
+            assert min(A[2], B[2]) <= max(A[0], B[0]) or min(A[3], B[3]) <= max(A[1], B[1]), (a, b, A, B)
+
+
+def test_front_numbers_never_overlap(summaries, tmp_path):
+    data = plotting.plot_pareto(summaries, tmp_path / "f.png")
+    assert len(data["label_boxes"]) == len(data["front"])
+    _no_overlaps(data["label_boxes"])
+    # a dense front: 30 points along a curve with near-duplicates
+    pts = []
+    for k in range(30):
+        e = 1e-6 * (1 + 0.02 * k + (0.0005 if k % 2 else 0))
+        pts.append({"energy_j": e, "accuracy": 0.5 + 0.015 * k, "overrides": {"numerics.gain": str(k)},
+                    "device": "d", "n_seeds": 1})
+    data = plotting.plot_pareto(pts, tmp_path / "dense.png")
+    assert len(data["front"]) == 30 and len(data["label_boxes"]) == 30
+    _no_overlaps(data["label_boxes"])
+    # each number sits nearer its own point than any other numbered point
+    for k, box in enumerate(data["label_boxes"]):
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        d = [math.hypot(cx - mx, cy - my) for mx, my in data["marker_boxes"]]
+        assert d.index(min(d)) == k
+
+
+def test_colour_by_key(summaries, tmp_path):
+    data = plotting.plot_pareto(summaries, tmp_path / "f.png", color="numerics.tile_width")
+    col = data["colour"]
+    assert col["key"] == "numerics.tile_width" and col["kind"] == "category"
+    by_value = {}
+    for s, c in zip(summaries, col["colors"]):
+        by_value.setdefault(s["overrides"]["numerics.tile_width"], set()).add(c)
+    assert all(len(v) == 1 for v in by_value.values()) and len({next(iter(v)) for v in by_value.values()}) == 3
+    assert plotting.colour_values(summaries, "tile_width")["key"] == "numerics.tile_width"  # unique suffix
+    assert plotting.colour_values(summaries, "energy_j")["kind"] == "continuous"  # 30 distinct numbers
+    with pytest.raises(ConfigError, match="nope"):
+        plotting.plot_pareto(summaries, tmp_path / "f.png", color="nope")
+
+
+def test_marker_shape_by_device_kind(summaries, tmp_path):
+    mixed = []
+    for k, s in enumerate(summaries):
+        dev, kind = [("a1", None), ("a2", "analog"), ("d1", "digital")][k % 3]
+        mixed.append(dict(s, device=dev, device_kind=kind))
+    assert plotting.device_kind(mixed[0]) == "analog"  # not stored -> analog
+    data = plotting.plot_pareto(mixed, tmp_path / "m.svg")
+    assert data["markers"] == {"a1": "o", "a2": "^", "d1": "s"}
+    assert data["markers"]["d1"] in plotting.DIGITAL_MARKERS
+    assert _valid(tmp_path / "m.svg")
 
 
 def test_heatmap_cells_are_stored_means(summaries, tmp_path):
@@ -123,6 +224,31 @@ def test_layer_error_series_are_stored_layers(summaries, tmp_path):
         assert data["series"][labels[i]] == [layer["rel_rms_error"] for layer in summaries[i]["layers"]]
     with pytest.raises(ConfigError, match="metric"):
         plotting.plot_layer_error(summaries, tmp_path / "l.png", metric="loss")
+
+
+def test_layer_error_bars_are_sample_std_over_seeds(rows, summaries, tmp_path):
+    import numpy as np
+
+    sel = [3, 17]
+    data = plotting.plot_layer_error(summaries, tmp_path / "l.png", select=sel, numbers={3: 7, 17: 2})
+    labels = point_labels(summaries)
+    for i in sel:
+        raw = [r["result"]["layers"] for r in rows if r["point_key"] == summaries[i]["point_key"]]
+        assert len(raw) == 2
+        for j, name in enumerate(data["layers"]):
+            vals = [next(L["dy_std"] for L in layers if L["name"] == name) for layers in raw]
+            assert data["std"][labels[i]][j] == pytest.approx(np.std(vals, ddof=1), rel=1e-9)
+    assert data["numbers"] == {3: 7, 17: 2} and [r[0] for r in data["table"]] == ["7", "2"]
+
+
+def test_bar_figures_reuse_pareto_numbers(summaries, tmp_path):
+    front = plotting.plot_pareto(summaries, tmp_path / "p.png")
+    for fn in (plotting.plot_energy_breakdown, plotting.plot_latency_breakdown):
+        data = fn(summaries, tmp_path / "b.png", numbers=front["numbers"])
+        assert all(data["numbers"][i] == front["numbers"][i] for i in data["points"])
+        assert [r[1] for r in data["table"]] == data["labels"]
+    data = plotting.plot_energy_breakdown(summaries, tmp_path / "b.png", numbers=front["numbers"])
+    assert data["unit"] == "nJ" and data["factor"] == 1e9
 
 
 def test_latency_breakdown_sums_to_latency(summaries, tmp_path):

@@ -40,7 +40,8 @@ def test_report_writes_markdown_and_every_figure(tmp_path):
     assert f"{len(front)} of {len(summaries)} configurations are non-dominated" in md
     section = md.split("## Pareto front")[1].split("## All configurations")[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "config" not in line]
-    assert [r.split(" | ")[0][2:] for r in rows] == [labels[i] for i in front]
+    assert [r.split(" | ")[1] for r in rows] == [labels[i] for i in front]
+    assert [r.split(" | ")[0][2:] for r in rows] == [str(k + 1) for k in range(len(front))]  # figure numbers
     assert "12 runs, 6 configurations, 2 seeds" in md
 
 
@@ -87,3 +88,19 @@ def test_cli_report(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["report"].endswith("report.md") and len(out["figures"]) == 5
     assert main(["report", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "rep")]) == 2
+
+
+def test_cli_report_options_and_html(tmp_path, capsys):
+    pytest.importorskip("plotly")
+    store = _store(tmp_path / "s.jsonl")
+    rep = tmp_path / "rep"
+    assert main(["report", str(store), "--out", str(rep), "--html", "--color", "numerics.gain",
+                 "--xscale", "log", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["html"] == str(rep / "report.html") and out["html_bytes"] == os.path.getsize(rep / "report.html")
+    assert len(out["figures"]) == 5
+    assert main(["report", str(store), "--out", str(rep), "--color", "numerics.nope"]) == 2
+    assert "numerics.nope" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse choices
+        main(["report", str(store), "--out", str(rep), "--xscale", "sqrt"])
+    assert exc.value.code == 2
