@@ -24,7 +24,8 @@ import math
 import numpy as np
 
 from .._jit import njit, njit_parallel, prange
-from .noise import fill_noise, row_hash, signal_normal, u01_row, box_muller
+from .noise import (K_EMPIRICAL, K_GAUSSIAN, K_NONE, K_STUDENT_T, K_UNIFORM, box_muller, col_hashes,
+                    fill_noise, fill_noise_cols, row_hash, signal_normal, u01_col, u01_row)
 
 FMT_BF16 = 0
 FMT_FP32 = 1
@@ -181,6 +182,69 @@ def _row_general(Srow, num, off, E, sw, accrow, den, kappa, Lyf, Ly, sxr,
         accrow[i] += bf16_round32(p)
 
 
+@njit
+def _row_uniform(Srow, num, off, hb, ck1, scale, sw, accrow, den, kappa, Lyf, sxr):
+    """_row_simple with uniform noise drawn inline from hoisted column hashes (one pass)."""
+    for i in range(Srow.shape[0]):
+        E = scale * (2.0 * u01_col(hb[i], ck1) - 1.0)
+        q = (np.float64(Srow[i]) * num[i]) / den
+        v = (q + off[i]) + E
+        y = np.rint(v)
+        if y > Lyf:
+            y = Lyf
+        if y < -Lyf:
+            y = -Lyf
+        p = np.float32((y * kappa) * (sw[i] * sxr))
+        accrow[i] += bf16_round32(p)
+
+
+@njit
+def _row_none(Srow, num, off, sw, accrow, den, kappa, Lyf, sxr):
+    """_row_simple with E = 0 (noise "none")."""
+    for i in range(Srow.shape[0]):
+        q = (np.float64(Srow[i]) * num[i]) / den
+        v = (q + off[i]) + 0.0
+        y = np.rint(v)
+        if y > Lyf:
+            y = Lyf
+        if y < -Lyf:
+            y = -Lyf
+        p = np.float32((y * kappa) * (sw[i] * sxr))
+        accrow[i] += bf16_round32(p)
+
+
+@njit
+def _row_hashes(kind, keys, a, c0, hb1, hb2):
+    """Hoisted column hashes of row ``a`` for the noise kinds that use them."""
+    if kind != K_NONE and kind != K_STUDENT_T:
+        col_hashes(keys[0], a, c0, hb1)
+        if kind == K_GAUSSIAN or kind == K_EMPIRICAL:
+            col_hashes(keys[2], a, c0, hb2)
+
+
+@njit
+def _epilogue_row(Srow, numv, offv, E, hb1, hb2, swv, accrow, den, kappa, Lyf, Ly, sxr, simple,
+                  kind, scale, dof, cdf, edges, keys, a, c0, t, sig_b, hs, adc_inl):
+    """Epilogue of one (row, block): noise E, gain, ADC, exponent unit, accumulate."""
+    if simple and kind == K_UNIFORM:
+        _row_uniform(Srow, numv, offv, hb1, np.uint32(np.uint32(t) ^ keys[1]), scale, swv, accrow,
+                     den, kappa, Lyf, sxr)
+        return
+    if simple and kind == K_NONE:
+        _row_none(Srow, numv, offv, swv, accrow, den, kappa, Lyf, sxr)
+        return
+    if kind == K_STUDENT_T:
+        fill_noise(kind, scale, dof, cdf, edges, keys, a, c0, t, E)
+    elif kind != K_NONE:
+        fill_noise_cols(kind, scale, cdf, edges, hb1, hb2, np.uint32(np.uint32(t) ^ keys[1]),
+                        np.uint32(np.uint32(t) ^ keys[3]), E)
+    if simple:
+        _row_simple(Srow, numv, offv, E, swv, accrow, den, kappa, Lyf, sxr)
+    else:
+        _row_general(Srow, numv, offv, E, swv, accrow, den, kappa, Lyf, Ly, sxr,
+                     sig_b, hs, keys[5], c0, t, adc_inl)
+
+
 @njit_parallel
 def epilogue(S, sx, sx_t0, swT, t0, c0, num, off, den, kappa, Ly, acc, acc_c0, row0,
              kind, scale, dof, cdf, edges, keys, sig_b, adc_inl):
@@ -197,20 +261,17 @@ def epilogue(S, sx, sx_t0, swT, t0, c0, num, off, den, kappa, Ly, acc, acc_c0, r
     offv = off[c0:c0 + nc]
     for r in prange(R):
         E = np.zeros(nc)
+        hb1 = np.empty(nc, np.uint32)
+        hb2 = np.empty(nc, np.uint32)
         a = np.uint32(row0 + r)
+        _row_hashes(kind, keys, a, c0, hb1, hb2)
         hs = row_hash(keys[4], a)
         accrow = acc[r, acc_c0:acc_c0 + nc]
         for tt in range(Tc):
             t = t0 + tt
-            sxr = sx[r, sx_t0 + tt]
-            if kind != 0:
-                fill_noise(kind, scale, dof, cdf, edges, keys, a, c0, t, E)
-            swv = swT[t, c0:c0 + nc]
-            if simple:
-                _row_simple(S[tt, r], numv, offv, E, swv, accrow, den, kappa, Lyf, sxr)
-            else:
-                _row_general(S[tt, r], numv, offv, E, swv, accrow, den, kappa, Lyf, Ly, sxr,
-                             sig_b, hs, keys[5], c0, t, adc_inl)
+            _epilogue_row(S[tt, r], numv, offv, E, hb1, hb2, swT[t, c0:c0 + nc], accrow, den, kappa,
+                          Lyf, Ly, sx[r, sx_t0 + tt], simple, kind, scale, dof, cdf, edges, keys, a,
+                          c0, t, sig_b, hs, adc_inl)
 
 
 @njit_parallel
@@ -233,6 +294,10 @@ def fused(xc, sx, wT, swT, t0, c0, nc, num, off, den, kappa, Ly, acc, acc_c0, ro
         r1 = min(R, r0 + rb)
         S = np.empty((rb, nc), np.float32)
         E = np.zeros(nc)
+        hb1 = np.empty((rb, nc), np.uint32)
+        hb2 = np.empty((rb, nc), np.uint32)
+        for j in range(r1 - r0):
+            _row_hashes(kind, keys, np.uint32(row0 + r0 + j), c0, hb1[j], hb2[j])
         for tt in range(Tq):
             t = t0 + tt
             for j in range(r1 - r0):
@@ -250,15 +315,9 @@ def fused(xc, sx, wT, swT, t0, c0, nc, num, off, den, kappa, Ly, acc, acc_c0, ro
             for j in range(r1 - r0):
                 r = r0 + j
                 a32 = np.uint32(row0 + r)
-                if kind != 0:
-                    fill_noise(kind, scale, dof, cdf, edges, keys, a32, c0, t, E)
-                accrow = acc[r, acc_c0:acc_c0 + nc]
-                sxr = sx[r, tt]
-                if simple:
-                    _row_simple(S[j], numv, offv, E, swv, accrow, den, kappa, Lyf, sxr)
-                else:
-                    _row_general(S[j], numv, offv, E, swv, accrow, den, kappa, Lyf, Ly, sxr,
-                                 sig_b, row_hash(keys[4], a32), keys[5], c0, t, adc_inl)
+                _epilogue_row(S[j], numv, offv, E, hb1[j], hb2[j], swv, acc[r, acc_c0:acc_c0 + nc],
+                              den, kappa, Lyf, Ly, sx[r, tt], simple, kind, scale, dof, cdf, edges,
+                              keys, a32, c0, t, sig_b, row_hash(keys[4], a32), adc_inl)
 
 
 @njit_parallel

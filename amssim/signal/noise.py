@@ -146,6 +146,54 @@ def fill_noise(kind, scale, dof, cdf, edges, keys, a, col0, t, out):
 
 
 @njit
+def col_hashes(k0, a, col0, out):
+    """out[i] = the first two rounds of ``hash3`` for coordinates (a, col0 + i, .).
+
+    They do not depend on the block index c, so a row's column hashes are computed
+    once and every block then needs one round: ``u01_col(out[i], c ^ k1)`` equals
+    ``u01_row(row_hash(k0, a), k1, col0 + i, c)`` bit for bit.
+    """
+    h1 = row_hash(k0, a)
+    for i in range(out.shape[0]):
+        out[i] = _mix32(np.uint32(h1 + np.uint32(col0 + i)))
+
+
+@njit
+def u01_col(hb, ck1):
+    """Uniform in (0, 1) from a hoisted column hash ``hb`` and ``ck1 = c ^ k1``."""
+    h = _mix32(np.uint32(hb ^ ck1))
+    return (np.float64(h) + 0.5) * _TWO_M32
+
+
+@njit
+def fill_noise_cols(kind, scale, cdf, edges, hb1, hb2, ck1, ck1b, out):
+    """:func:`fill_noise` from hoisted column hashes (not student_t, which re-keys).
+
+    hb1/hb2 = col_hashes of OUTPUT_NOISE / OUTPUT_NOISE_2 for the row; ck1 = t ^ k1,
+    ck1b = t ^ k1b. Bit-identical to ``fill_noise`` for the same coordinates.
+    """
+    nc = out.shape[0]
+    if kind == K_UNIFORM:
+        for i in range(nc):
+            out[i] = scale * (2.0 * u01_col(hb1[i], ck1) - 1.0)
+    elif kind == K_GAUSSIAN:
+        for i in range(nc):
+            out[i] = scale * box_muller(u01_col(hb1[i], ck1), u01_col(hb2[i], ck1b))
+    elif kind == K_LOGISTIC:
+        for i in range(nc):
+            out[i] = scale * logistic_icdf(u01_col(hb1[i], ck1))
+    elif kind == K_LAPLACE:
+        for i in range(nc):
+            out[i] = scale * laplace_icdf(u01_col(hb1[i], ck1))
+    elif kind == K_EMPIRICAL:
+        for i in range(nc):
+            out[i] = empirical_draw(u01_col(hb1[i], ck1), u01_col(hb2[i], ck1b), cdf, edges)
+    else:
+        for i in range(nc):
+            out[i] = 0.0
+
+
+@njit
 def signal_normal(hrow, k1, b, c):
     """Standard normal of the SIGNAL_NOISE stream (hrow = row_hash(ks0, a))."""
     u1 = u01_row(hrow, k1, b, c)
