@@ -34,6 +34,17 @@ class _Act:
 
 
 _BATCH = object()  # a symbolic int that depends on the batch size
+
+
+class _BConst:
+    """A constant the model computes from the batch size (e.g. a mask or position ids
+    expanded to the batch): folded with batch size 1, ``axes`` are its batch axes."""
+
+    __slots__ = ("t", "axes")
+
+    def __init__(self, t, axes):
+        self.t = t
+        self.axes = tuple(axes)
 _IDENTITY = {"dropout", "clone", "contiguous", "alias", "detach", "lift_fresh_copy", "native_dropout_eval"}
 _IGNORE = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for_size", "_assert_async"}
 
@@ -43,7 +54,22 @@ def _has(v, what):
         return any(_has(x, what) for x in v)
     if isinstance(v, dict):
         return any(_has(x, what) for x in v.values())
-    return isinstance(v, _Act) if what == "act" else v is _BATCH
+    if what == "act":
+        return isinstance(v, _Act)
+    if what == "bconst":
+        return isinstance(v, _BConst)
+    return v is _BATCH
+
+
+def _unbatch(v):
+    """Arguments of a constant fold: the batch size -> 1, batch constants -> their value."""
+    if isinstance(v, (list, tuple)):
+        return type(v)(_unbatch(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _unbatch(x) for k, x in v.items()}
+    if v is _BATCH:
+        return 1
+    return v.t if isinstance(v, _BConst) else v
 
 
 class _Converter:
@@ -54,7 +80,8 @@ class _Converter:
         self.ep = ep
         self.b = GraphBuilder("torch")
         self.vals = {}
-        self.dtypes = {}
+        self.first_input = None  # name of a graph input with the batch on axis 0
+        self._consts = {}  # id(tensor) -> (tensor, emitted tensor name)
 
     def fail(self, node, msg):
         raise TraceError(f"from_torch: node {node.name!r} ({node.target}): {msg}")
@@ -79,9 +106,51 @@ class _Converter:
         return a
 
     def act(self, node, v, what="input"):
+        """Tensor name of ``v`` in the trace; constants become ``constant`` ops."""
+        torch = self.torch
         if isinstance(v, _Act):
             return v.name
-        self.fail(node, f"{what} must be an activation tensor, got a constant")
+        if isinstance(v, _BConst):
+            return self.const_op(node, v.t, v.axes)
+        if isinstance(v, torch.Tensor):
+            return self.const_op(node, v, ())
+        if isinstance(v, (bool, int, float)):
+            return self.const_op(node, torch.tensor(v), ())
+        self.fail(node, f"{what} must be a tensor, got {type(v).__name__}")
+
+    def const_op(self, node, t, axes):
+        hit = self._consts.get((id(t), tuple(axes)))
+        if hit is not None:
+            return hit[1]
+        a = t.detach().cpu()
+        a = a.numpy().astype(np.float32) if a.dtype == self.torch.bool or a.is_floating_point() \
+            else a.numpy().astype(np.int64)
+        if axes:
+            if self.first_input is None:
+                self.fail(node, "a batch-sized constant needs a graph input with the batch on axis 0")
+            name = self.b.add("constant", [self.first_input], name=node.name + "_const", params={"value": a},
+                              attrs={"batch_axes": list(axes)})
+        else:
+            name = self.b.add("constant", [], name=node.name + "_const", params={"value": a})
+        self._consts[(id(t), tuple(axes))] = (t, name)
+        return name
+
+    def fold_batched(self, node, args, kwargs):
+        """Fold a constant computation that depends on the batch size (with batch size 1)."""
+        torch = self.torch
+        try:
+            r = node.target(*_unbatch(args), **_unbatch(kwargs))
+        except Exception as exc:  # noqa: BLE001 - report the failing node
+            self.fail(node, f"constant folding (batch size 1) failed: {exc}")
+        val = node.meta.get("val")
+        if not isinstance(r, torch.Tensor) or not isinstance(val, torch.Tensor):
+            self.fail(node, "a batch-dependent constant computation with a non-tensor result is not supported")
+        axes = [i for i, d in enumerate(val.shape) if not isinstance(d, int)]
+        if not axes:
+            return r
+        if any(r.shape[a] != 1 for a in axes):
+            self.fail(node, f"constant of shape {list(val.shape)} mixes the batch size with other dims")
+        return _BConst(r, axes)
 
     def const_np(self, v):
         return v.detach().cpu().numpy().astype(np.float32) if v is not None else None
@@ -110,6 +179,8 @@ class _Converter:
                     self.b.reserve(node.name)
                     self.vals[node] = _Act(node.name)
                     inputs.append(node)
+                    if self.first_input is None:
+                        self.first_input = node.name
             elif node.op == "call_function":
                 self.vals[node] = self.convert(node)
             elif node.op == "output":
@@ -128,11 +199,12 @@ class _Converter:
         if node.target is operator.getitem:
             return args[0][args[1]]
         val = node.meta.get("val")
-        if isinstance(val, torch.SymInt) or (isinstance(val, int) and _has((args, kwargs), "batch")):
+        if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool)) or (
+                isinstance(val, (int, float, bool)) and _has((args, kwargs), "batch")):
             return _BATCH
         if not _has((args, kwargs), "act"):
-            if _has((args, kwargs), "batch"):
-                self.fail(node, "creates a batch-sized tensor from constants (unsupported)")
+            if _has((args, kwargs), "batch") or _has((args, kwargs), "bconst"):
+                return self.fold_batched(node, args, kwargs)
             try:
                 return node.target(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - report the failing node
