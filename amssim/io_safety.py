@@ -89,7 +89,7 @@ def read_bytes(path, what: str = "file", *, error=InputError, max_bytes: int | N
                 raise error(f"{escape(p)}: {what} is larger than {cap} bytes")
             return data
     except FileNotFoundError:
-        raise error(f"{escape(p)}: no such {what}") from None
+        raise error(f"{escape(p)}: {what} does not exist") from None
     except IsADirectoryError:
         raise error(f"{escape(p)}: {what} is a directory, not a file") from None
     except OSError as exc:
@@ -269,7 +269,7 @@ def npz_members(path, *, error=InputError, what: str = ".npz file") -> list[str]
         with zipfile.ZipFile(p) as zf:
             return [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
     except FileNotFoundError:
-        raise error(f"{escape(p)}: no such {what}") from None
+        raise error(f"{escape(p)}: {what} does not exist") from None
     except _zip_errors() as exc:
         raise error(f"{escape(p)}: not a readable {what} ({type(exc).__name__}: {escape(exc)})") from exc
 

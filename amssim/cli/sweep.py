@@ -134,6 +134,9 @@ def build_spec(args):
         seeds = sf.seeds
     else:
         seeds = seed_list(1, base=args.seed_base)
+    from ..limits import MAX_SWEEP_RUNS, check_count
+
+    check_count(len(points) * len(seeds), MAX_SWEEP_RUNS, "the sweep's number of runs (points x seeds)")
     device = args.device or (sf.device if sf else None) or DEFAULT_DEVICE
     mode = args.mode or (sf.mode if sf else None) or "accuracy"
     return SweepSpec(trace=trace, device=device, mode=mode, points=tuple(points), seeds=seeds)
@@ -224,7 +227,9 @@ def run(args) -> int:
             "already_done": report.already_done,
             "ran": report.ran,
             "failed": [
-                {"overrides": t.overrides_dict, "seed": t.seed, "error": msg} for t, msg in report.failures
+                {"overrides": f.task.overrides_dict, "seed": f.task.seed, "error": f.message,
+                 "error_type": f.error_type, "bad_input": f.bad_input}
+                for f in report.failures
             ],
             "points": [dict(s, label=lab) for s, lab in zip(summaries, labels)],
         }

@@ -18,7 +18,7 @@ import dataclasses
 import importlib
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import AmssimError, ConfigError, RunFailure
 from .executors import SerialExecutor
@@ -33,6 +33,7 @@ __all__ = [
     "SweepSpec",
     "SweepTask",
     "SweepReport",
+    "SweepFailure",
     "resolve_callable",
     "pending_tasks",
     "execute_task",
@@ -152,6 +153,27 @@ def pending_tasks(spec: SweepSpec, store: ResultStore, *, runner: Ref) -> tuple[
     return todo, done
 
 
+class SweepFailure(NamedTuple):
+    """One (point, seed) run that raised. Classified by the exception's type, never by
+    parsing its message: ``bad_input`` is True for the AmssimErrors that mean bad input
+    (exit code 2)."""
+
+    task: SweepTask
+    message: str  #: "ExceptionType: message", for people
+    error_type: str  #: qualified name of the exception class
+    bad_input: bool
+
+
+def _failure(task: SweepTask, error: BaseException) -> SweepFailure:
+    cls = type(error)
+    return SweepFailure(
+        task=task,
+        message=f"{cls.__name__}: {error}",
+        error_type=f"{cls.__module__}.{cls.__qualname__}",
+        bad_input=isinstance(error, AmssimError) and error.exit_code == 2,
+    )
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SweepReport:
     """Outcome of :func:`run_sweep`."""
@@ -159,7 +181,7 @@ class SweepReport:
     total: int  #: (point, seed) pairs in the sweep
     already_done: int  #: pairs found in the store at the start (skipped)
     ran: int  #: pairs run and stored now
-    failures: tuple[tuple[SweepTask, str], ...]  #: pairs that raised (not stored)
+    failures: tuple[SweepFailure, ...]  #: pairs that raised (not stored)
 
 
 def validate_points(spec: SweepSpec, validator: Ref) -> None:
@@ -197,14 +219,14 @@ def run_sweep(
     if on_start is not None:
         on_start(len(todo), done)
     executor = executor if executor is not None else SerialExecutor()
-    failures: list[tuple[SweepTask, str]] = []
+    failures: list[SweepFailure] = []
     ran = 0
     if todo:
         for task, result, error in executor.run(execute_task, todo):
             if error is not None:
                 if fail_fast:
                     raise error
-                failures.append((task, f"{type(error).__name__}: {error}"))
+                failures.append(_failure(task, error))
                 continue
             row = make_row(
                 trace=task.trace,
@@ -230,25 +252,12 @@ def raise_for_failures(report: SweepReport) -> None:
     """Turn failures into one error (exit 1; exit 2 if every failure was bad input)."""
     if not report.failures:
         return
-    task, msg = report.failures[0]
+    first = report.failures[0]
     text = (
         f"{len(report.failures)} of {report.total} runs failed and were not stored "
-        f"(run the sweep again to retry them); first: point {task.overrides_dict} "
-        f"seed {task.seed}: {msg}"
+        f"(run the sweep again to retry them); first: point {first.task.overrides_dict} "
+        f"seed {first.task.seed}: {first.message}"
     )
-    if all(m.split(":", 1)[0] in _BAD_INPUT_NAMES for _, m in report.failures):
+    if all(f.bad_input for f in report.failures):
         raise ConfigError(text)
     raise RunFailure(text)
-
-
-def _bad_input_names() -> frozenset[str]:
-    from .. import errors
-
-    names = set()
-    for obj in vars(errors).values():
-        if isinstance(obj, type) and issubclass(obj, AmssimError) and obj.exit_code == 2:
-            names.add(obj.__name__)
-    return frozenset(names)
-
-
-_BAD_INPUT_NAMES = _bad_input_names()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -48,11 +49,52 @@ class SerialExecutor:
         self.close()
 
 
+#: seconds between a worker's checks that its parent is still alive
+PARENT_POLL_S = 0.25
+
+
+def _exit_when_parent_dies(parent_pid: int) -> None:
+    """Worker initializer: end this worker as soon as the sweep process is gone.
+
+    Killing the sweep with SIGKILL gives it no chance to stop its pool, so each worker
+    watches its parent itself: on Linux the kernel sends SIGKILL on the parent's death
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon thread polls ``os.getppid()``.
+    With the workers gone, the multiprocessing resource tracker sees its pipe close
+    and exits too.
+    """
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: polling only
+            pass
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(1)
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(PARENT_POLL_S)
+
+    threading.Thread(target=watch, name="amssim-parent-watch", daemon=True).start()
+
+
 class LocalExecutor:
     """A ``concurrent.futures.ProcessPoolExecutor`` with ``workers`` processes.
 
     Workers are started with the ``spawn`` method so they inherit no open files
-    (the store's lock) and no threads from the parent.
+    (the store's lock) and no threads from the parent, and they exit by themselves
+    when the parent process dies, even by SIGKILL (:func:`_exit_when_parent_dies`).
     """
 
     name = "local"
@@ -62,7 +104,10 @@ class LocalExecutor:
             raise ConfigError(f"--workers must be >= 1, got {workers}")
         self.workers = workers
         self._pool = cf.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_when_parent_dies,
+            initargs=(os.getpid(),),
         )
 
     def run(self, fn, tasks):

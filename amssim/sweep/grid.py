@@ -36,9 +36,9 @@ import dataclasses
 import itertools
 import math
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 
+from ..limits import MAX_SWEEP_RUNS, check_count
 from ..errors import ConfigError
 
 __all__ = [
@@ -121,6 +121,8 @@ def expand_grid(grid: Sequence[tuple[str, Sequence[str]]]) -> list[dict[str, str
     for k, vals in grid:
         if not vals:
             raise ConfigError(f"grid key {k!r} has no values")
+    check_count(math.prod(len(v) for _, v in grid), MAX_SWEEP_RUNS, "the grid's number of points",
+                hint=" (the product of the --grid/[grid] value counts)")
     return [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in grid))]
 
 
@@ -147,6 +149,8 @@ def build_points(
     With no grid and no points the result is one point (``fixed`` alone). Raises
     ConfigError when a key is set in two places or a point occurs twice.
     """
+    check_count(math.prod(len(v) for _, v in grid) * max(1, len(points)), MAX_SWEEP_RUNS,
+                "the sweep's number of points", hint=" (grid product x [[points]])")
     combos = expand_grid(grid)
     base_points = [dict(p) for p in points] or [{}]
     out: list[dict[str, str]] = []
@@ -171,7 +175,10 @@ def seed_list(seeds: int | Sequence[int], *, base: int = 0, where: str = "--seed
             raise ConfigError(f"{where}: the number of seeds must be >= 1, got {seeds}")
         if base < 0:
             raise ConfigError(f"{where}: the first seed must be >= 0, got {base}")
+        check_count(seeds, MAX_SWEEP_RUNS, f"{where}: the number of seeds")
         return tuple(range(base, base + seeds))
+    if hasattr(seeds, "__len__"):
+        check_count(len(seeds), MAX_SWEEP_RUNS, f"{where}: the number of seeds")
     out = tuple(seeds)
     if not out or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in out):
         raise ConfigError(f"{where}: expected a non-empty list of integers >= 0, got {list(out)!r}")
@@ -211,15 +218,9 @@ _TOP_KEYS = {"trace", "device", "mode", "seeds", "set", "grid", "points"}
 def load_sweep_file(path: str | os.PathLike) -> SweepFile:
     """Read and validate a TOML sweep file. Bad content -> ConfigError naming file and key."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"sweep file {path!r} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"sweep file {path!r} cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"sweep file {path!r} is not valid TOML: {exc}") from None
+    from ..io_safety import read_toml
+
+    data = read_toml(path, "sweep file", error=ConfigError)
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ConfigError(

@@ -14,7 +14,10 @@ Durability: each row is appended with a single ``write`` of the whole line on an
 ``O_APPEND`` descriptor, then ``fsync``; a process killed at any moment leaves
 either the whole row or none of it. Should a file still end in a partial line
 (power loss, a full disk, a hand edit), loading ignores it with a warning and
-keeps it on disk byte for byte; the next append starts on a fresh line. A file
+keeps it on disk byte for byte; the next append starts on a fresh line. A last
+line that is a complete, valid row and only lacks its newline counts as stored.
+A line with wrong field types (or invalid UTF-8/JSON) is reported and skipped by
+every reader (pareto, report, resume), never fatal. A file
 without the header is not an amssim store and is never written to.
 """
 
@@ -79,18 +82,55 @@ def _jsonable(obj):
     return obj
 
 
+_SCALAR = (str, int, float, bool, type(None))
+_STR_FIELDS = ("trace", "device", "mode", "device_kind")
+
+
+def _is_number(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
 def _row_problem(row) -> str | None:
+    """Why a parsed row cannot be used (None: fine). Checks every field that pareto, report
+    and resume read, so one bad line is skipped instead of crashing them."""
     if not isinstance(row, dict):
         return "is not a JSON object"
     if not isinstance(row.get("point_key"), str):
         return "has no string 'point_key'"
     seed = row.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        return "has no integer 'seed'"
-    if not isinstance(row.get("result"), dict):
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        return "has no integer 'seed' >= 0"
+    for f in _STR_FIELDS:
+        if f in row and not isinstance(row[f], str):
+            return f"has a non-string {f!r}"
+    ov = row.get("overrides", {})
+    if not isinstance(ov, dict) or not all(isinstance(v, _SCALAR) for v in ov.values()):
+        return "has a non-object 'overrides' or a non-scalar override value"
+    res = row.get("result")
+    if not isinstance(res, dict):
         return "has no object 'result'"
-    if not isinstance(row.get("overrides", {}), dict):
-        return "has a non-object 'overrides'"
+    for f in _STR_FIELDS + ("config_hash", "metric"):
+        if res.get(f) is not None and not isinstance(res[f], str):
+            return f"has a non-string 'result.{f}'"
+    for k, v in res.items():
+        if k in ("layers", "energy_breakdown_j", "utilisation", "overrides"):
+            continue
+        if not isinstance(v, _SCALAR) and not isinstance(v, (dict, list)):
+            return f"has an unusable 'result.{k}'"
+    for k in ("energy_breakdown_j", "utilisation"):
+        d = res.get(k)
+        if d is not None and (not isinstance(d, dict) or not all(_is_number(x) for x in d.values())):
+            return f"has a 'result.{k}' that is not an object of numbers"
+    layers = res.get("layers")
+    if layers is not None:
+        if not isinstance(layers, list) or not all(isinstance(L, dict) for L in layers):
+            return "has a 'result.layers' that is not a list of objects"
+        for L in layers:
+            if not all(isinstance(v, _SCALAR) for v in L.values()):
+                return "has a 'result.layers' entry with a non-scalar value"
+    ro = res.get("overrides")
+    if ro is not None and (not isinstance(ro, dict) or not all(isinstance(v, _SCALAR) for v in ro.values())):
+        return "has a non-object 'result.overrides'"
     return None
 
 
@@ -145,19 +185,21 @@ class ResultStore:
         for i in range(1, len(lines)):
             raw = lines[i]
             lineno = i + 1
-            if i == last and truncated_tail:
-                self._warn(
-                    f"store {self.path!r}: line {lineno} is truncated ({len(raw)} bytes, no "
-                    "newline); ignored and left on disk unchanged"
-                )
-                continue
             if not raw.strip():
                 continue
             try:
                 row = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                self._warn(f"store {self.path!r}: line {lineno} is not valid JSON; ignored")
+            except (UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
+                if i == last and truncated_tail:
+                    self._warn(
+                        f"store {self.path!r}: line {lineno} is truncated ({len(raw)} bytes, no "
+                        "newline); ignored and left on disk unchanged"
+                    )
+                else:
+                    self._warn(f"store {self.path!r}: line {lineno} is not valid JSON; ignored")
                 continue
+            # a complete row that only lacks its final newline counts as stored (the next
+            # append writes the newline first)
             problem = _row_problem(row)
             if problem:
                 self._warn(f"store {self.path!r}: line {lineno} {problem}; ignored")
@@ -176,7 +218,7 @@ class ResultStore:
         foreign = f"{self.path!r} is not an amssim sweep store"
         try:
             header = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise StoreError(f"{foreign} (its first line is not a JSON header)") from None
         if truncated:
             raise StoreError(f"{foreign} (its header line is incomplete)")
@@ -249,7 +291,12 @@ class ResultStore:
             self._write_all(self._fd, data)
             os.fsync(self._fd)
         except OSError as exc:
-            raise StoreError(f"store {self.path!r}: append failed: {exc}") from None
+            from ..io_safety import write_error
+
+            err = write_error(exc, self.path, "store")
+            if err.exit_code == 1:  # a full disk is not bad input
+                raise err from exc
+            raise StoreError(f"store {self.path!r}: append failed: {exc}") from exc
         self._needs_newline = False
         self._index[key] = len(self._rows)
         self._rows.append(row)
