@@ -186,35 +186,34 @@ def fold_cycles_closed_form(m: int, k: int, n: int, device, *, weights_static: b
     """Explicit cycle count of one resident (not spilled) GEMM instance.
 
     Folds are dealt round-robin to the A arrays; array i gets n_i of the F folds and
-    its first weight block arrives after the fetches of folds 0..i (``f_i``). With
-    P the weight load, D = L_sram + L_array + L_accum the pipeline depth, II the
-    cycles per vector and v the vectors (WS: M rows; OS: K steps) of a fold:
+    its first weight block arrives after the fetches of folds 0..i (``f_i``). With P
+    the weight load, F the fetch of a fold, D = L_sram + L_array + L_accum the pipeline
+    depth, II the cycles per vector and v the vectors of a fold (WS: M rows; OS: K
+    steps), fold q of an array enters at a_q = a_0 + max(q x, floor(q / B) W +
+    (q mod B) x): x = max(v II, F + P) is the spacing the stream and the load/fetch
+    allow, W = P + L_sram + L_array + (v - 1) II the wait for a weight buffer (B of
+    them) to be released by the fold B places earlier. So array i ends at
+    f_i + P + a_(n_i - 1) - a_0 + D + (v - 1) II; with one buffer that is
+    f_i + n_i W + L_accum -- SCALE-Sim's v + 2R + C - 2 per WS fold when P = R,
+    L_sram = L_accum = 0 and II = 1.
 
-    * one weight buffer: a fold takes P + L_sram + L_array + (v - 1) II before the
-      next may load, so array i ends at f_i + n_i (P + L_sram + L_array + (v - 1) II)
-      + L_accum;
-    * two: loads hide behind streaming (P <= v II), so it ends at f_i + P +
-      (n_i - 1) v II + D + (v - 1) II.
-
-    Valid while every fetch and load keeps up (fetch <= streaming time of a fold,
-    P + L_sram + L_array >= II); for WS SCALE-Sim's per-fold count (one buffer,
-    L_sram = L_accum = 0, P = R, II = 1) is v + 2R + C - 2.
+    Valid while the off-chip/SRAM fetches of one array never wait for another's
+    (fetches shorter than a fold); tests compare it with the simpy model.
     """
     plan = plan_systolic(m, k, n, device, weights_static=weights_static)
     if plan.spilled:
         raise ValueError("fold_cycles_closed_form: the instance spills to off-chip memory")
     L_s, L_a, L_c = plan.latencies
-    P = plan.program_cycles
-    A = plan.tiles
+    P, B, A = plan.program_cycles, plan.weight_buffers, plan.tiles
     ends = []
     fetch_end = 0
     for i in range(min(A, len(plan.jobs))):
         fetch_end += plan.jobs[i].fetch_cycles
         mine = plan.jobs[i::A]
-        nf = len(mine)
+        last = len(mine) - 1
         v, ii = mine[0].vectors, mine[0].ii
-        if plan.weight_buffers == 1:
-            ends.append(fetch_end + nf * (P + L_s + L_a + (v - 1) * ii) + L_c)
-        else:
-            ends.append(fetch_end + P + (nf - 1) * v * ii + L_s + L_a + L_c + (v - 1) * ii)
+        x = max(v * ii, max(j.fetch_cycles for j in mine) + P)
+        W = P + L_s + L_a + (v - 1) * ii
+        a_last = max(last * x, (last // B) * W + (last % B) * x)
+        ends.append(fetch_end + P + a_last + L_s + L_a + L_c + (v - 1) * ii)
     return max(ends)
