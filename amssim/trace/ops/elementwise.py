@@ -86,9 +86,10 @@ def _t_arith(name, kind):
         a, b = ins[0], _other(ins, ps, at)
         ints = not a.is_floating_point() and (not torch.is_tensor(b) or not b.is_floating_point()) \
             and kind != "div" and _int_scalar(at) and "other" not in ps
-        if ints:
-            return fn(a, int(b) if isinstance(b, float) else b).long()
-        return fn(t_f32(a), t_f32(b) if torch.is_tensor(b) else b).float()
+        if ints:  # python scalars as 0-d tensors: torch.maximum/minimum take tensors only
+            b = b if torch.is_tensor(b) else torch.tensor(int(b))
+            return fn(a, b).long()
+        return fn(t_f32(a), t_f32(b) if torch.is_tensor(b) else torch.tensor(float(b))).float()
     return r
 
 
@@ -163,7 +164,7 @@ def _np_clamp(x, at):
 def _t_clamp(x, at):
     lo = attr_float(at["min"]) if at.get("min") is not None else None
     hi = attr_float(at["max"]) if at.get("max") is not None else None
-    return torch_mod().clamp(x, lo, hi)
+    return x if lo is None and hi is None else torch_mod().clamp(x, lo, hi)
 
 
 def _np_elu(x, at):

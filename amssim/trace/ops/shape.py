@@ -160,6 +160,14 @@ def _t_pad(ins, ps, at):
         return F.pad(x, flat, value=float(at.get("value", 0)))
     # torch pads the last 1-3 dims of a (N, C, ...) tensor in reflect/replicate mode
     n_sp = len(pairs) - lead
+    if n_sp > 3:  # more axes: one axis at a time (separable, as np.pad)
+        for ax, (lo, hi) in enumerate(pairs):
+            if (lo, hi) != (0, 0):
+                y = x.movedim(ax, -1)
+                shp = tuple(y.shape)
+                y = F.pad(y.reshape(1, -1, shp[-1]), [lo, hi], mode=mode)
+                x = y.reshape(shp[:-1] + (y.shape[-1],)).movedim(-1, ax)
+        return x
     shp = tuple(x.shape)
     y = x.reshape((1, -1) + shp[lead:]) if lead >= 0 else x
     y = F.pad(y, flat, mode=mode)
