@@ -6,7 +6,7 @@ without network access. It shows
 
 - the Pareto scatter (every point, mean ± std error bars over seeds, the front as
   a step line, colour by any swept key, marker shape by device: circles and
-  triangles analog, squares and crosses digital); hovering a point shows its
+  triangles analog, squares and crosses digital, stars mixed); hovering a point shows its
   configuration, accuracy ± std, energy, latency and TOPS/W; clicking it shows its
   per-layer differential error and its energy by component;
 - the tile width x gain heatmap (best accuracy, in % of FP32, among the shown
@@ -260,7 +260,8 @@ const P = D.points;
 const OX = D.objectives[0], OY = D.objectives[1];
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 const ANALOG = ["circle", "triangle-up", "diamond", "triangle-down", "triangle-left", "triangle-right", "star-triangle-up"];
-const DIGITAL = ["square", "cross", "x", "pentagon", "hexagon", "star", "hexagram"];
+const DIGITAL = ["square", "cross", "x", "pentagon", "hexagon", "hexagram"];
+const FAMILY = {analog: ANALOG, digital: DIGITAL, mixed: ["star", "star-diamond", "star-square"]};
 const errors = [];
 const state = { filters: {}, colour: D.colour || "", shown: [], front: [], selected: null };
 
@@ -288,7 +289,7 @@ function pm(v, s, f) { return fmt(v, f) + (s ? " \u00b1 " + fmt(s, f, 2) : ""); 
 
 // device -> marker symbol (analog: circle family, digital: square family)
 const SYMBOL = {}; { const used = {analog: 0, digital: 0};
-  for (const p of P) if (!(p.device in SYMBOL)) { const fam = p.kind === "digital" ? DIGITAL : ANALOG; const k = p.kind === "digital" ? "digital" : "analog"; SYMBOL[p.device] = fam[used[k] % fam.length]; used[k]++; } }
+  for (const p of P) if (!(p.device in SYMBOL)) { const k = p.kind in FAMILY ? p.kind : "analog"; const fam = FAMILY[k]; used[k] = used[k] || 0; SYMBOL[p.device] = fam[used[k] % fam.length]; used[k]++; } }
 
 function hoverText(p) {
   const lines = ["<b>" + esc(p.label) + "</b>", "device " + esc(p.device) + " (" + esc(p.kind) + "), " + p.seeds + " seed" + (p.seeds > 1 ? "s" : "")];

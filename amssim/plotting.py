@@ -64,7 +64,9 @@ LOG_SPAN = 10.0  #: "auto" axes turn logarithmic when max/min of the data exceed
 DPI = 150
 
 ANALOG_MARKERS = ("o", "^", "D", "v", "<", ">", "8")
-DIGITAL_MARKERS = ("s", "P", "X", "p", "h", "*", "H")
+DIGITAL_MARKERS = ("s", "P", "X", "p", "h", "H")
+MIXED_MARKERS = ("*", "d", "8")  #: per-layer configurations mixing analog and digital ops
+_FAMILIES = {"analog": ANALOG_MARKERS, "digital": DIGITAL_MARKERS, "mixed": MIXED_MARKERS}
 
 
 def _check_out(out) -> str:
@@ -188,19 +190,19 @@ def device_kind(s: Mapping) -> str:
 
 
 def marker_map(summaries: Sequence[Mapping]) -> dict[str, str]:
-    """Device name -> matplotlib marker: circle family for analog, square family for
-    digital devices, in order of first appearance."""
+    """Device name -> matplotlib marker: circle/triangle family for analog, square/cross
+    family for digital devices, stars for mixed per-layer runs, in order of first
+    appearance (an unknown kind counts as analog)."""
     out: dict[str, str] = {}
-    used = {"analog": 0, "digital": 0}
+    used = {k: 0 for k in _FAMILIES}
     for s in summaries:
         dev = str(s.get("device"))
         if dev in out:
             continue
-        kind = device_kind(s)
-        family = DIGITAL_MARKERS if kind == "digital" else ANALOG_MARKERS
-        k = used["digital" if kind == "digital" else "analog"]
-        out[dev] = family[k % len(family)]
-        used["digital" if kind == "digital" else "analog"] = k + 1
+        kind = device_kind(s) if device_kind(s) in _FAMILIES else "analog"
+        family = _FAMILIES[kind]
+        out[dev] = family[used[kind] % len(family)]
+        used[kind] += 1
     return out
 
 
