@@ -281,3 +281,297 @@ def test_numpy_torch_parity(kind, ins, attrs, params, exact):
         np.testing.assert_allclose(y, tn, **TOL)
     # no case is meant to produce NaN (NaN == NaN would hide a disagreement)
     assert not np.isnan(np.asarray(y, np.float64)).any()
+
+
+# ================================================================ independent oracles
+def T(a):
+    return torch.from_numpy(np.array(a))
+
+
+def run(kind, ins, attrs=None, params=None):
+    return SPECS[kind].run(list(ins), dict(params or {}), dict(attrs or {}))[0]
+
+
+@pytest.mark.parametrize("nd, groups, stride, pad, dil", [
+    (1, 1, 1, 0, 1), (1, 2, 2, 1, 2), (1, 6, 1, 2, 1), (1, 3, 3, 0, 3),
+    (2, 1, 1, 1, 1), (2, 2, 2, 1, 2), (2, 6, 1, 1, 1), (2, 6, 2, 2, 3), (2, 3, 1, 0, 2),
+])
+def test_conv_matches_torch_functional(rng, nd, groups, stride, pad, dil):
+    """Grouped, depthwise (groups = C = 6), dilated and strided convs vs F.conv1d/2d."""
+    sp = (17,) if nd == 1 else (11, 10)
+    k = (3,) if nd == 1 else (3, 2)
+    mult = 2 if groups == 6 and stride == 2 else 1  # depthwise with a channel multiplier
+    x = rng.standard_normal((3, 6) + sp).astype(np.float32)
+    w = rng.standard_normal((6 * mult, 6 // groups) + k).astype(np.float32)
+    b = rng.standard_normal(6 * mult).astype(np.float32)
+    at = {"stride": [stride] * nd, "padding": [pad] * (2 * nd), "dilation": [dil] * nd, "groups": groups}
+    y = run(f"conv{nd}d", [x], at, {"weight": w, "bias": b})
+    conv = F.conv1d if nd == 1 else F.conv2d
+    want = conv(T(x), T(w), T(b), stride=stride, padding=pad, dilation=dil, groups=groups).numpy()
+    assert y.shape == want.shape
+    np.testing.assert_allclose(y, want, **TOL)
+
+
+@pytest.mark.parametrize("nd, groups, stride, pad, out_pad, dil", [
+    (1, 1, 2, 0, 0, 1), (1, 2, 3, 1, 2, 1), (1, 4, 2, 2, 1, 2),
+    (2, 1, 2, 1, 1, 1), (2, 2, 2, 0, 0, 2), (2, 4, 3, 1, 2, 1), (2, 1, 1, 2, 0, 1),
+])
+def test_conv_transpose_lowering_matches_torch(rng, nd, groups, stride, pad, out_pad, dil):
+    """conv_transpose_as_conv + the table's conv == F.conv_transpose1d/2d (zero insertion)."""
+    sp = (7,) if nd == 1 else (5, 6)
+    k = (3,) if nd == 1 else (3, 4)
+    x = rng.standard_normal((2, 4) + sp).astype(np.float32)
+    wt = rng.standard_normal((4, {1: 6, 2: 3, 4: 2}[groups]) + k).astype(np.float32)  # (C_in, C_out/g, *k)
+    b = rng.standard_normal(wt.shape[1] * groups).astype(np.float32)
+    wc, at = conv_transpose_as_conv(wt, [stride] * nd, [pad] * nd, [out_pad] * nd, [dil] * nd, groups)
+    y = run(f"conv{nd}d", [x], at, {"weight": wc, "bias": b})
+    tconv = F.conv_transpose1d if nd == 1 else F.conv_transpose2d
+    want = tconv(T(x), T(wt), T(b), stride=stride, padding=pad, output_padding=out_pad, groups=groups,
+                 dilation=dil).numpy()
+    assert y.shape == want.shape
+    np.testing.assert_allclose(y, want, **TOL)
+    shp = SPECS[f"conv{nd}d"].shape([x.shape], {"weight": wc.shape, "bias": b.shape}, at)[0]
+    assert shp == want.shape
+
+
+def test_conv_transpose_lowering_refuses_cropping_padding():
+    with pytest.raises(ValueError, match="exceeds dilation"):
+        conv_transpose_as_conv(np.zeros((2, 2, 3), np.float32), [2], [3], [0], [1])
+
+
+@pytest.mark.parametrize("kernel, stride, pad, ceil", [
+    (2, 2, 0, False), (3, 2, 1, False), (3, 2, 1, True), (3, 3, 0, True), (2, 1, 1, False), ((3, 2), (2, 1), (1, 0), True),
+])
+def test_max_pool_indices_and_unpool_match_torch(rng, kernel, stride, pad, ceil):
+    """Values and argmax positions (first maximum on ties) vs F.max_pool2d(return_indices=True);
+    max_unpool vs F.max_unpool2d on those indices."""
+    x = rng.integers(0, 3, (2, 3, 9, 8)).astype(np.float32)  # many ties
+    ks = list(kernel) if isinstance(kernel, tuple) else [kernel] * 2
+    ss = list(stride) if isinstance(stride, tuple) else [stride] * 2
+    ps = list(pad) if isinstance(pad, tuple) else [pad] * 2
+    at = {"kernel": ks, "stride": ss, "padding": ps + ps, "ceil_mode": ceil}
+    want_v, want_i = F.max_pool2d(T(x), ks, ss, ps, ceil_mode=ceil, return_indices=True)
+    idx = run("max_pool_indices", [x], at)
+    np.testing.assert_array_equal(idx, want_i.numpy())
+    np.testing.assert_array_equal(run("pool", [x], dict(at, mode="max")), want_v.numpy())
+    v = rng.standard_normal(idx.shape).astype(np.float32)
+    up = run("max_unpool", [v, idx], {"output_size": [9, 8]})
+    np.testing.assert_array_equal(up, F.max_unpool2d(T(v), want_i, ks, ss, ps, output_size=[9, 8]).numpy())
+
+
+def test_max_unpool_rejects_out_of_range_indices():
+    with pytest.raises(ValueError, match="out of range"):
+        run("max_unpool", [np.ones((1, 1, 2), np.float32), np.array([[[0, 4]]], np.int64)], {"output_size": [4]})
+
+
+@pytest.mark.parametrize("mode, align", [("nearest", False), ("linear", False), ("linear", True)])
+def test_resize_matches_interpolate_every_size(rng, mode, align):
+    """1-d: every (in, out) size in 1..9 x 1..20; 2-d: a grid of shapes; vs F.interpolate."""
+    for n_in in range(1, 10):
+        x = rng.standard_normal((1, 2, n_in)).astype(np.float32)
+        for n_out in range(1, 21):
+            at = {"mode": mode, "size": [n_out], "align_corners": align}
+            kw = {} if mode == "nearest" else {"align_corners": align}
+            want = F.interpolate(T(x), size=[n_out], mode=mode, **kw).numpy()
+            y = run("resize", [x], at)
+            if mode == "nearest":
+                np.testing.assert_array_equal(y, want, err_msg=f"{n_in}->{n_out}")
+            else:
+                np.testing.assert_allclose(y, want, **TOL, err_msg=f"{n_in}->{n_out}")
+    for hin, win, hout, wout in [(4, 5, 8, 10), (5, 7, 3, 11), (3, 3, 7, 2), (6, 4, 6, 9), (1, 4, 3, 1)]:
+        x = rng.standard_normal((2, 3, hin, win)).astype(np.float32)
+        m2 = "nearest" if mode == "nearest" else "bilinear"
+        kw = {} if mode == "nearest" else {"align_corners": align}
+        want = F.interpolate(T(x), size=[hout, wout], mode=m2, **kw).numpy()
+        y = run("resize", [x], {"mode": mode, "size": [hout, wout], "align_corners": align})
+        np.testing.assert_allclose(y, want, **(dict(rtol=0, atol=0) if mode == "nearest" else TOL))
+
+
+def test_group_and_instance_norm_match_torch(rng):
+    x = (rng.standard_normal((3, 6, 5, 4)) * 2 + 1).astype(np.float32)
+    w, b = rng.standard_normal(6).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+    for g in (1, 2, 3, 6):
+        y = run("groupnorm", [x], {"groups": g, "eps": 1e-5}, {"weight": w, "bias": b})
+        np.testing.assert_allclose(y, F.group_norm(T(x), g, T(w), T(b), eps=1e-5).numpy(), **TOL)
+    y = run("groupnorm", [x], {"groups": 6, "eps": 1e-3})
+    np.testing.assert_allclose(y, F.instance_norm(T(x), eps=1e-3).numpy(), **TOL)
+    x1 = x.reshape(3, 6, 20)
+    y = run("groupnorm", [x1], {"groups": 6}, {"weight": w, "bias": b})
+    np.testing.assert_allclose(y, F.instance_norm(T(x1), weight=T(w), bias=T(b)).numpy(), **TOL)
+
+
+def test_rmsnorm_matches_float64_formula(rng):
+    x = (rng.standard_normal((2, 5, 3, 8)) * 3).astype(np.float32)
+    w = rng.standard_normal((3, 8)).astype(np.float32)
+    for eps in (1e-6, 1e-2):
+        y = run("rmsnorm", [x], {"normalized_shape": [3, 8], "eps": eps}, {"weight": w})
+        x64 = x.astype(np.float64)
+        want = x64 / np.sqrt(np.mean(x64 ** 2, axis=(-2, -1), keepdims=True) + eps) * w
+        np.testing.assert_allclose(y, want, **TOL)
+    y = run("rmsnorm", [x], {"normalized_shape": [8]})
+    np.testing.assert_allclose(y, x / np.sqrt(np.mean(x.astype(np.float64) ** 2, -1, keepdims=True) + 1e-6), **TOL)
+
+
+@pytest.mark.parametrize("kind, attrs, fn", [
+    ("softplus", {}, lambda x: F.softplus(x)),
+    ("softplus", {"beta": 2.0, "threshold": 3.0}, lambda x: F.softplus(x, beta=2.0, threshold=3.0)),
+    ("hardswish", {}, F.hardswish),
+    ("hardsigmoid", {}, F.hardsigmoid),
+    ("silu", {}, F.silu),
+    ("elu", {}, F.elu),
+    ("elu", {"alpha": 0.3}, lambda x: F.elu(x, alpha=0.3)),
+    ("leaky_relu", {}, F.leaky_relu),
+    ("leaky_relu", {"negative_slope": 0.25}, lambda x: F.leaky_relu(x, 0.25)),
+    ("clamp", {"min": 0, "max": 6}, F.relu6),
+    ("clamp", {"min": -1, "max": 1}, F.hardtanh),
+    ("gelu", {"approximate": "tanh"}, lambda x: F.gelu(x, approximate="tanh")),
+])
+def test_activations_match_torch_functional(kind, attrs, fn):
+    x = np.concatenate([np.linspace(-30, 30, 1201), [-3, 3, 0, -1e-7, 1e-7]]).astype(np.float32)
+    np.testing.assert_allclose(run(kind, [x], attrs), fn(T(x)).numpy(), **TOL)
+
+
+def test_gather_and_take_match_torch(rng):
+    x = rng.standard_normal((4, 6, 5)).astype(np.float32)
+    idx = rng.integers(0, 6, (3, 9, 5))
+    np.testing.assert_array_equal(run("gather", [x, idx], {"axis": 1}), torch.gather(T(x), 1, T(idx)).numpy())
+    # negative indices count from the end (ONNX GatherElements)
+    np.testing.assert_array_equal(run("gather", [x, idx - 6], {"axis": -2}), torch.gather(T(x), 1, T(idx)).numpy())
+    sel = np.array([4, 0, 0, 2], np.int64)
+    np.testing.assert_array_equal(run("take", [x, sel], {"axis": 1}), torch.index_select(T(x), 1, T(sel)).numpy())
+    np.testing.assert_array_equal(run("take", [x, sel - 5], {"axis": -1}),
+                                  torch.index_select(T(x), 2, T(sel)).numpy())
+    sel2 = rng.integers(0, 4, (2, 3))
+    np.testing.assert_array_equal(run("take", [x, sel2], {"axis": 0}), T(x)[T(sel2)].numpy())
+    with pytest.raises(ValueError, match="out of range"):
+        run("take", [x, np.array([6])], {"axis": 1})
+    with pytest.raises(ValueError, match="out of range"):
+        run("gather", [x, np.full((4, 1, 5), -7)], {"axis": 1})
+
+
+def test_cumsum_roll_where_match_references(rng):
+    x = rng.standard_normal((3, 40, 2)).astype(np.float32)
+    np.testing.assert_allclose(run("cumsum", [x], {"axis": 1}), np.cumsum(x.astype(np.float64), axis=1), **TOL)
+    xi = rng.integers(-9, 9, (3, 7))
+    np.testing.assert_array_equal(run("cumsum", [xi], {"axis": -1}), torch.cumsum(T(xi), -1).numpy())
+    np.testing.assert_array_equal(run("roll", [x], {"shifts": [-3, 1], "axes": [1, 2]}),
+                                  torch.roll(T(x), (-3, 1), (1, 2)).numpy())
+    c = rng.integers(0, 2, (3, 1, 2)).astype(np.float32)
+    np.testing.assert_array_equal(run("where", [c, x, np.float32([7])]),
+                                  torch.where(T(c) != 0, T(x), torch.tensor([7.0])).numpy())
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "constant"])
+def test_pad_matches_torch(rng, mode):
+    x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    at = {"pads": [0, 0, 3, 1, 0, 0, 2, 4], "mode": mode}
+    want = F.pad(T(x), [1, 4, 3, 2], mode=mode)
+    np.testing.assert_array_equal(run("pad", [x], at), want.numpy())
+    x1 = rng.standard_normal((2, 3, 6)).astype(np.float32)
+    np.testing.assert_array_equal(run("pad", [x1], {"pads": [0, 0, 5, 0, 0, 2], "mode": mode}),
+                                  F.pad(T(x1), [5, 2], mode=mode).numpy())
+    if mode == "reflect":
+        with pytest.raises(ValueError, match="smaller than the input"):
+            SPECS["pad"].shape([(2, 3, 6)], {}, {"pads": [0, 0, 6, 0, 0, 0], "mode": mode})
+
+
+def test_cast_truncates_toward_zero_and_comparisons():
+    v = np.array([-2.7, -2.5, -0.5, 0.5, 2.5, 2.7, -3.0, 3.0], np.float32)
+    np.testing.assert_array_equal(run("cast", [v], {"dtype": "int64"}), [-2, -2, 0, 0, 2, 2, -3, 3])
+    np.testing.assert_array_equal(run("cast", [v], {"dtype": "bool"}), np.ones(8, np.float32))
+    a = np.array([1.0, 2.0, 3.0, np.inf], np.float32)
+    b = np.array([2.0, 2.0, 2.0, np.inf], np.float32)
+    for kind, op in [("eq", "__eq__"), ("ne", "__ne__"), ("lt", "__lt__"), ("le", "__le__"), ("gt", "__gt__"),
+                     ("ge", "__ge__")]:
+        want = [float(getattr(float(p), op)(float(q))) for p, q in zip(a, b)]
+        y = run(kind, [a, b])
+        assert y.dtype == np.float32 and y.tolist() == want, kind
+        assert run(kind, [a], {"scalar": 2}).tolist() == [float(getattr(float(p), op)(2.0)) for p in a]
+
+
+# ================================================================ executor: grouped conv on ABFP tiles
+def _grouped_trace(rng, n=9):
+    """relu -> conv2d (groups=2, bias, pad 1) -> depthwise conv2d (groups=4, x2 multiplier, stride 2).
+
+    Group 1 of the first conv sees the same input channels, weights and bias as group 0,
+    so only the random-stream key can tell them apart."""
+    x = rng.standard_normal((n, 4, 6, 5)).astype(np.float32)
+    x[:, 2:] = x[:, :2]
+    w1 = (rng.standard_normal((6, 2, 3, 3)) * 0.5).astype(np.float32)
+    w1[3:] = w1[:3]
+    b1 = rng.standard_normal(6).astype(np.float32)
+    b1[3:] = b1[:3]
+    w2 = (rng.standard_normal((12, 1, 3, 3)) * 0.5).astype(np.float32)
+    arrays = {"tensors/w1.npy": w1, "tensors/b1.npy": b1, "tensors/w2.npy": w2, "data/x.npy": x}
+    ops = [
+        {"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["r"]},
+        {"name": "c1", "kind": "conv2d", "inputs": ["r"], "outputs": ["c1"],
+         "params": {"weight": "tensors/w1.npy", "bias": "tensors/b1.npy"}, "attrs": {"padding": [1, 1, 1, 1], "groups": 2}},
+        {"name": "c2", "kind": "conv2d", "inputs": ["c1"], "outputs": ["y"], "params": {"weight": "tensors/w2.npy"},
+         "attrs": {"groups": 6, "stride": [2, 2], "padding": [1, 0, 1, 1]}},
+    ]
+    m = {"format": "amssim-trace", "version": 1, "name": "grouped", "kind": "graph", "metric": None,
+         "inputs": [{"name": "x", "shape": [4, 6, 5], "dtype": "float32"}], "outputs": ["y"], "ops": ops,
+         "files": {p: {"shape": list(a.shape), "dtype": "float32"} for p, a in arrays.items()},
+         "data": {"num_samples": n, "inputs": {"x": "data/x.npy"}, "labels": None}}
+    return build_trace(m, arrays), arrays
+
+
+def _oracle_conv(x, w, b, groups, stride, pad_lrtb, gemm):
+    """Per-group GEMMs on torch.nn.functional.unfold rows (sample-major, then output position)."""
+    n, c, h, wd = x.shape
+    xp = F.pad(T(x), pad_lrtb)
+    og, cg = w.shape[0] // groups, c // groups
+    outs = []
+    for g in range(groups):
+        cols = F.unfold(xp[:, g * cg:(g + 1) * cg], w.shape[2:], stride=stride)  # (N, cg*kh*kw, L)
+        L = cols.shape[-1]
+        rows = cols.transpose(1, 2).reshape(n * L, -1).numpy()
+        y = gemm(rows, w[g * og:(g + 1) * og].reshape(og, -1), g)
+        if b is not None:
+            y = y + b[g * og:(g + 1) * og]
+        outs.append(y)
+    y = np.concatenate(outs, axis=1)
+    ho = (h + pad_lrtb[2] + pad_lrtb[3] - w.shape[2]) // stride + 1
+    wo = (wd + pad_lrtb[0] + pad_lrtb[1] - w.shape[3]) // stride + 1
+    return np.ascontiguousarray(y.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2))
+
+
+def test_grouped_conv_through_abfp_is_keyed_per_group_and_batch_split_invariant(rng):
+    from amssim.signal import AbfpConfig, abfp_matmul
+
+    cfg = AbfpConfig(tile_width=8, input_bits=6, weight_bits=6, adc_bits=6, gain=2.0, noise="uniform",
+                     noise_lsb=0.5)
+    seed = 11
+    t, a = _grouped_trace(rng)
+
+    def abfp(index):
+        return lambda rows, w, g: round_bf16(abfp_matmul(np.ascontiguousarray(rows), np.ascontiguousarray(w), cfg,
+                                                         seed, layer=group_layer(index, g), row_offset=0))
+
+    def bf16_out(fn):  # the executor rounds each GEMM op's output (after the bias) to bfloat16
+        return lambda *args: round_bf16(fn(*args))
+
+    xr = round_bf16(np.maximum(round_bf16(a["data/x.npy"]), 0))
+    c1 = bf16_out(_oracle_conv)(xr, a["tensors/w1.npy"], a["tensors/b1.npy"], 2, 1, [1, 1, 1, 1], abfp(1))
+    want = bf16_out(_oracle_conv)(c1, a["tensors/w2.npy"], None, 6, 2, [0, 1, 1, 1], abfp(2))
+    # groups keyed independently: identical group inputs/weights, different noise
+    assert not np.array_equal(c1[:, :3], c1[:, 3:])
+    same_key = bf16_out(_oracle_conv)(xr, a["tensors/w1.npy"], a["tensors/b1.npy"], 2, 1, [1, 1, 1, 1],
+                                      lambda r, w, g: abfp(1)(r, w, 0))
+    np.testing.assert_array_equal(same_key[:, :3], same_key[:, 3:])  # (the check above can fail)
+    outs = {}
+    for bs in (1, 7, 9):
+        r = evaluate(t, AbfpBackend(cfg, seed=seed), batch_size=bs, keep_outputs=True)
+        outs[bs] = r.outputs
+        np.testing.assert_array_equal(r.outputs, want, err_msg=f"batch_size {bs}")
+        assert [e.name for e in r.layers] == ["c1", "c2"] and all(e.rel_rms_error > 0 for e in r.layers)
+    assert [(g.m, g.k, g.n, g.count) for g in t.gemm_ops()] == [(30, 18, 3, 2), (6, 9, 2, 6)]
+
+
+def test_grouped_conv_float32_executor_matches_torch(rng):
+    t, a = _grouped_trace(rng)
+    r = evaluate(t, Float32Backend(), batch_size=4, keep_outputs=True)
+    h = F.conv2d(F.relu(T(a["data/x.npy"])), T(a["tensors/w1.npy"]), T(a["tensors/b1.npy"]), padding=1, groups=2)
+    want = F.conv2d(F.pad(h, [0, 1, 1, 1]), T(a["tensors/w2.npy"]), stride=2, groups=6).numpy()
+    np.testing.assert_allclose(r.outputs, want, **TOL)
