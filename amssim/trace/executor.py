@@ -35,6 +35,7 @@ from ..errors import TraceError
 from . import im2col as _im
 from .backends import Float32Backend
 from ._kernels import diff_sums
+from .metrics import dense_top1_counts
 from .ops import SPECS, conv_geometry, round_bf16
 from .ops.gemm import dilate_input, group_layer, groups_of, input_dilation
 
@@ -232,6 +233,7 @@ def evaluate(trace, backend, *, batch_size: int = 64, limit: int | None = None, 
     labels = trace.labels()
     metric = trace.metric if labels is not None else None
     correct = 0
+    counted = 0  # top1_dense: positions with a label >= 0
     kept = []
     starts = range(0, n, batch_size)
     if progress:
@@ -244,9 +246,15 @@ def evaluate(trace, backend, *, batch_size: int = 64, limit: int | None = None, 
         y = env[trace.outputs[0]]
         if metric == "top1":
             correct += int(np.sum(np.argmax(y, axis=1) == np.asarray(labels[b0:b1])))
+        elif metric == "top1_dense":
+            c, k = dense_top1_counts(y, labels[b0:b1])
+            correct, counted = correct + c, counted + k
         if keep_outputs:
             kept.append(np.array(y, dtype=F32))
-    acc = correct / n if metric is not None else None
+    if metric == "top1_dense" and counted == 0:
+        raise TraceError(f"trace {trace.name!r}: metric top1_dense: the {n} evaluated samples hold no labelled "
+                         "position (every label < 0)")
+    acc = (correct / counted if metric == "top1_dense" else correct / n) if metric is not None else None
     return EvalResult(trace=trace.name, backend=getattr(backend, "name", type(backend).__name__), metric=metric,
                       accuracy=acc, num_samples=n, layers=ex.layer_errors(),
                       outputs=np.concatenate(kept) if keep_outputs else None)
