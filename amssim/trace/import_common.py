@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TraceError
+from .metrics import dense_top1_counts
 from .writer import tensor_path, update_manifest, write_trace
 
 
@@ -34,7 +35,11 @@ def finish_import(b, in_specs, outs, eval_inputs, labels, out_dir, *, name, task
     dat = {"num_samples": int(n), "inputs": din, "labels": None}
     if labels is not None:
         lab = np.asarray(labels)
-        if lab.shape != (n,) or lab.dtype.kind not in "iu":
+        if metric == "top1_dense":  # one label per output position (checked against outputs[0] on writing)
+            if lab.ndim < 1 or lab.shape[0] != n or lab.dtype.kind not in "iu":
+                raise TraceError(f"from_{framework}: labels for metric 'top1_dense' must be integers of shape "
+                                 f"({n}, ...), got {lab.dtype} {list(lab.shape)}")
+        elif lab.shape != (n,) or lab.dtype.kind not in "iu":
             raise TraceError(f"from_{framework}: labels must be {n} integers, got {lab.dtype} {list(lab.shape)}")
         data["data/labels.npy"] = lab.astype(np.int64)
         dat["labels"] = "data/labels.npy"
@@ -49,6 +54,9 @@ def finish_import(b, in_specs, outs, eval_inputs, labels, out_dir, *, name, task
         dat["reference"] = {outs[0]: tensor_path(f"reference_{outs[0]}", "data")}
         if metric == "top1" and labels is not None and ref.ndim == 2:
             fw_metric = float(np.mean(np.argmax(ref, axis=1) == data["data/labels.npy"]))
+        if metric == "top1_dense" and labels is not None and ref.ndim >= 2 and ref.shape[:1] + ref.shape[2:] == lab.shape:
+            c, k = dense_top1_counts(ref, data["data/labels.npy"])
+            fw_metric = c / k if k else None
     m = {"name": name, "kind": "graph", "task": task, "metric": metric if labels is not None else None,
          "inputs": in_specs, "outputs": list(outs), "ops": b.ops, "data": dat,
          "source": dict(source, **({f"{framework}_metric": fw_metric} if fw_metric is not None else {}))}

@@ -15,7 +15,11 @@ A trace is a directory::
                   GEMM ops on recorded inputs: per-layer error only) | "shape"
                   (shapes only, no values; timing mode or synthetic values)
     task          str, e.g. "classification" (free text; optional)
-    metric        "top1" (argmax of outputs[0] == label) or null (layer/shape traces)
+    metric        "top1" (argmax over axis 1 of outputs[0] (N, C) == label), "top1_dense"
+                  (per position: outputs[0] (N, C, d1, ...), class axis 1 as PyTorch's
+                  CrossEntropyLoss; labels < 0 ignored; accuracy = correct / labelled
+                  positions of the whole set; :mod:`amssim.trace.metrics`) or null
+                  (layer/shape traces)
     inputs        [{"name", "shape": per-sample shape (no batch axis), "dtype":
                   "float32" | "int64" | "int32"}]; the batch axis is axis 0
     outputs       [tensor names]; outputs[0] is what the metric scores
@@ -25,8 +29,9 @@ A trace is a directory::
     files         {"tensors/x.npy" | "data/x.npy": {"shape": [...], "dtype": "..."}}
                   every file of the trace with its full shape (written by the writer)
     data          (graph/layer) {"num_samples": N, "inputs": {input name: "data/x.npy"
-                  (shape (N, *input shape))}, "labels": "data/labels.npy" (shape (N,),
-                  integer) or null, "reference": {tensor name: "data/ref.npy"} (optional)}
+                  (shape (N, *input shape))}, "labels": "data/labels.npy" (integer, shape
+                  (N,); for top1_dense (N, d1, ...) = outputs[0]'s shape without the class
+                  axis) or null, "reference": {tensor name: "data/ref.npy"} (optional)}
     fp32_metric   optional float: the metric of float32 execution by amssim's executor
     source        optional free-form provenance (importer, framework versions, ...)
 """
@@ -36,7 +41,7 @@ from __future__ import annotations
 FORMAT = "amssim-trace"
 VERSION = 1
 TRACE_KINDS = ("graph", "layer", "shape")
-METRICS = ("top1",)
+METRICS = ("top1", "top1_dense")
 INPUT_DTYPES = ("float32", "int64", "int32")
 FILE_DTYPES = ("float32", "int64", "int32")
 TOP_KEYS = {"format", "version", "name", "kind", "task", "metric", "inputs", "outputs", "ops",

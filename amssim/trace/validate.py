@@ -266,6 +266,10 @@ def check_graph(m, arrays, where):
         y = sh1[m["outputs"][0]]
         if len(y) != 2:
             _fail(where, "outputs[0]", f"metric top1 needs (batch, classes) outputs, got shape {list(y)}")
+    if m.get("metric") == "top1_dense":
+        y = sh1[m["outputs"][0]]
+        if len(y) < 2:
+            _fail(where, "outputs[0]", f"metric top1_dense needs (batch, classes, ...) outputs, got shape {list(y)}")
     data = m.get("data")
     if kind == "shape":
         if data:
@@ -296,13 +300,23 @@ def check_graph(m, arrays, where):
     if lab is not None:
         if not isinstance(lab, str) or not lab.startswith("data/") or lab not in files:
             _fail(where, "data.labels", f"names {lab!r}, which is not a data/ file in the files table")
-        if files[lab]["shape"] != [n] or not files[lab]["dtype"].startswith("int"):
-            _fail(where, "data.labels", f"{lab} must be integer with shape [{n}], is {files[lab]['dtype']} {files[lab]['shape']}")
+        want = [n]
+        if m.get("metric") == "top1_dense":  # one label per output position: outputs[0] without the class axis
+            want = [n] + list(sh1[m["outputs"][0]][2:])
+        if files[lab]["shape"] != want or not files[lab]["dtype"].startswith("int"):
+            _fail(where, "data.labels", f"{lab} must be integer with shape {want}, is {files[lab]['dtype']} {files[lab]['shape']}")
         if lab in arrays and m.get("metric") == "top1":
             a = np.asarray(arrays[lab])
             c = sh1[m["outputs"][0]][1]
             if a.size and (a.min() < 0 or a.max() >= c):
                 _fail(where, "data.labels", f"{lab} holds labels outside [0, {c}): min {a.min()}, max {a.max()}")
+        if lab in arrays and m.get("metric") == "top1_dense":
+            a = np.asarray(arrays[lab])
+            c = sh1[m["outputs"][0]][1]
+            if not a.size or a.max() < 0:
+                _fail(where, "data.labels", f"{lab} has no labelled position (labels < 0 are ignored by top1_dense)")
+            if a.max() >= c:
+                _fail(where, "data.labels", f"{lab} holds labels >= {c} classes: max {a.max()}")
     ref = data.get("reference") or {}
     if not isinstance(ref, dict):
         _fail(where, "data.reference", "must be an object")
