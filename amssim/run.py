@@ -195,7 +195,9 @@ def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed:
             backend = layer_backend(dev, opts, seed, setups)
         else:
             backend = _backend(dev, opts, seed, mode, gemms)
-        ebatch = opts.batch if mode == "full" else opts.eval_batch
+        # digital devices have no tile-driven full mode: same evaluation as accuracy mode
+        full_tiles = mode == "full" and getattr(dev, "kind", "analog") != "digital" and not setups
+        ebatch = opts.batch if full_tiles else opts.eval_batch
         ev = evaluate(tr, backend, batch_size=ebatch, limit=opts.limit or None, progress=progress)
 
     if setups:
