@@ -71,12 +71,11 @@ def test_unsupported_onnx_op(tmp_path):
     from onnx import TensorProto, helper
 
     g = helper.make_graph([helper.make_node("Relu", ["x"], ["h"], name="r"),
-                           helper.make_node("CumSum", ["h", "ax"], ["y"], name="cs")], "g",
+                           helper.make_node("Hardmax", ["h"], ["y"], name="hm")], "g",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
-                          [helper.make_tensor("ax", TensorProto.INT64, [], [1])])
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
     onnx.save(helper.make_model(g), str(tmp_path / "c.onnx"))
-    with pytest.raises(TraceError, match=r"node 'cs' \(CumSum\): unsupported ONNX operator 'CumSum'"):
+    with pytest.raises(TraceError, match=r"node 'hm' \(Hardmax\): unsupported ONNX operator 'Hardmax'"):
         from_onnx(tmp_path / "c.onnx", np.zeros((2, 4), np.float32), None, tmp_path / "t", metric=None)
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(TraceError, match="bad.onnx"):

@@ -1,15 +1,21 @@
 """Import an ONNX model into a trace (reads the graph with ``onnx``'s Python API).
 
-Supported ONNX ops: Conv (group=1), Gemm, MatMul (constant operand -> linear, two
-activations -> matmul), Add/Sub/Mul/Div, Relu, Tanh, Sigmoid, Erf, Gelu, Softmax,
-LogSoftmax, LayerNormalization, BatchNormalization (optionally folded), MaxPool,
-AveragePool, GlobalAveragePool, GlobalMaxPool, Flatten (axis 1), Reshape, Squeeze,
-Unsqueeze, Transpose, Concat, Slice, Gather (constant table -> embedding; constant
-scalar index -> select), ReduceMean/ReduceSum, Equal/Not/Where (masks), Expand,
-Identity/Dropout/Cast (identity). Shape arithmetic (Shape, Gather, Concat, ... on
-shapes) is evaluated at batch sizes 1 and 2 to find the batch-dependent entries, so
-models exported with a dynamic batch axis or with batch size 1 both import.
-Anything else raises :class:`~amssim.errors.TraceError` naming the op and the node.
+Every ONNX value is either an *activation* (a trace tensor whose axis 0, or an axis
+merged with it, is the batch) or a *constant known at batch sizes 1 and 2*. Shape
+and constant subgraphs (``Shape``, ``Gather`` on shapes, ``Range``,
+``ConstantOfShape``, ``Expand`` to the batch size, masks, rotary sin/cos tables...)
+are folded at import: each node whose inputs are all constants is evaluated by
+``onnx.reference.ReferenceEvaluator`` (the ONNX reference implementation, so every
+standard operator folds with the spec's semantics) at batch 1 and, when its inputs
+depend on the batch size, again at batch 2. A folded value that an activation op
+consumes becomes a trace ``constant`` op: without a batch axis when it does not
+depend on the batch size, else with ``attrs.batch_axes`` (its batch-1 value broadcast
+to the batch size). Values that depend on the batch in any other way are refused.
+
+Operators on activations are translated by :mod:`._onnx_ops` into the kinds of the
+op table (:mod:`amssim.trace.ops`); see ``HANDLERS`` there for the list. Anything
+else raises :class:`~amssim.errors.TraceError` naming the operator and the node.
+Models exported with a dynamic batch axis or with batch size 1 both import.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ class _C:
 
     @property
     def static(self):
-        return self.v1.shape == self.v2.shape and np.array_equal(self.v1, self.v2)
+        return self.v1 is self.v2 or (self.v1.shape == self.v2.shape and np.array_equal(self.v1, self.v2))
 
 
 def _attrs(node):
@@ -44,49 +50,125 @@ def _attrs(node):
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
+def _trace_dtype(a) -> str:
+    """Trace dtype of a numpy value: integers -> int64, floats and booleans -> float32."""
+    return "int64" if np.asarray(a).dtype.kind in "iu" else "float32"
+
+
+def _stored(a):
+    a = np.asarray(a)
+    return a.astype(np.int64, copy=False) if a.dtype.kind in "iu" else a.astype(np.float32, copy=False)
+
+
 class _Onnx:
     def __init__(self, model, path):
         self.path = path
         self.b = GraphBuilder("onnx")
         self.vals = {}  # onnx name -> str (activation) or _C
         self.s1, self.s2 = {}, {}  # activation shapes at batch 1 and 2
+        self.dt = {}  # activation trace dtype ("float32" / "int64")
+        self.bool = set()  # activations holding ONNX booleans (float32 0/1 in the trace)
+        self.ref = None  # a graph input (batch on axis 0): the ref of batch-broadcast constants
+        self.opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
+        self._mat = {}  # onnx name -> materialised constant activation
+        self.plane_idx = {}  # MaxPool index activations (per plane in the trace) -> plane size
 
+    # ------------------------------------------------------------ errors, emission
     def fail(self, node, msg):
         raise TraceError(f"from_onnx: {self.path}: node {node.name or node.output[0]!r} ({node.op_type}): {msg}")
 
+    def nm(self, node, suffix=""):
+        return (node.name or node.output[0]) + suffix
+
     def emit(self, node, kind, inputs, params=None, attrs=None, name=None, out=None):
-        params = {k: v for k, v in (params or {}).items() if v is not None}
-        out = self.b.add(kind, inputs, name=name or node.name or node.output[0], out=out, params=params, attrs=attrs)
+        params = {k: _stored(v) for k, v in (params or {}).items() if v is not None}
+        attrs = dict(attrs or {})
         ps = {k: tuple(np.shape(v)) for k, v in params.items()}
+        pdts = {k: _trace_dtype(v) for k, v in params.items()}
+        spec = SPECS[kind]
         try:
-            for s in (self.s1, self.s2):
-                s[out] = tuple(SPECS[kind].shape([s[i] for i in inputs], ps, attrs or {})[0])
-        except (ValueError, KeyError, TypeError) as exc:
+            dt = spec.dtype([self.dt[i] for i in inputs], pdts, attrs)
+            shp = [tuple(spec.shape([s[i] for i in inputs], ps, attrs)[0]) for s in (self.s1, self.s2)]
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             self.fail(node, f"{kind}: {exc}")
+        out = self.b.add(kind, inputs, name=name or self.nm(node), out=out, params=params, attrs=attrs)
+        self.s1[out], self.s2[out] = shp
+        self.dt[out] = dt
         return out
 
+    # ------------------------------------------------------------ operands
+    def val(self, node, i):
+        if i >= len(node.input) or not node.input[i]:
+            return None
+        return self.vals.get(node.input[i])
+
+    def is_act(self, node, i):
+        return isinstance(self.val(node, i), str)
+
     def act(self, node, i):
-        v = self.vals.get(node.input[i]) if i < len(node.input) and node.input[i] else None
-        if not isinstance(v, str):
-            self.fail(node, f"input {i} must be an activation tensor")
-        return v
+        """Input ``i`` as an activation; a folded constant becomes a ``constant`` op."""
+        v = self.val(node, i)
+        if isinstance(v, str):
+            return v
+        if v is None:
+            self.fail(node, f"input {i} is missing")
+        key = node.input[i]
+        if key not in self._mat:
+            self._mat[key] = self.materialize(node, v, node.input[i])
+        return self._mat[key]
 
     def const(self, node, i, default=None):
+        """Input ``i`` as a constant that does not depend on the batch size (numpy)."""
         if i >= len(node.input) or not node.input[i]:
             return default
         v = self.vals.get(node.input[i])
         if not isinstance(v, _C):
-            self.fail(node, f"input {i} ({node.input[i]!r}) must be a constant")
+            self.fail(node, f"input {i} ({node.input[i]!r}) must be a constant (it is computed from the inputs)")
         if not v.static:
-            self.fail(node, f"input {i} depends on the batch size")
+            self.fail(node, f"input {i} ({node.input[i]!r}) depends on the batch size")
         return v.v1
 
+    def materialize(self, node, c: _C, name):
+        """A trace ``constant`` op for the folded value ``c`` (batch-broadcast if it depends on the batch)."""
+        v1, v2 = c.v1, c.v2
+        inputs, attrs = [], {}
+        if not c.static:
+            bax = [a for a in range(v1.ndim) if v1.ndim == v2.ndim and v1.shape[a] == 1 and v2.shape[a] == 2]
+            ok = v1.ndim == v2.ndim and bax and all(
+                v2.shape[a] == (2 if a in bax else v1.shape[a]) for a in range(v1.ndim)) \
+                and np.array_equal(np.broadcast_to(v1, v2.shape), v2)
+            if not ok:
+                self.fail(node, f"value {name!r} depends on the batch size in a way amssim cannot express "
+                                f"(shapes {list(v1.shape)} at batch 1, {list(v2.shape)} at batch 2; only "
+                                "constants broadcast to the batch size are supported)")
+            inputs, attrs = [self.ref], {"batch_axes": bax}
+        isbool = v1.dtype == np.bool_
+        v = _stored(v1)
+        if v.dtype == np.float32 and not np.isfinite(v).all():
+            if np.isnan(v).any():
+                self.fail(node, f"constant {name!r} holds NaN")
+            # +-inf entries (additive attention masks): a finite constant, then masked fills
+            fin = np.where(np.isfinite(v), v, np.float32(0))
+            out = self.emit(node, "constant", inputs, {"value": fin}, attrs, name=f"{name}_finite")
+            for sign, lab in ((1, "inf"), (-1, "-inf")):
+                m = np.isinf(v) & (np.sign(v) == sign)
+                if m.any():
+                    mo = self.emit(node, "constant", [], {"value": m.astype(np.float32)}, name=f"{name}_{lab}mask")
+                    out = self.emit(node, "masked_fill", [out, mo], attrs={"value": lab}, name=f"{name}_{lab}")
+            return out
+        out = self.emit(node, "constant", inputs, {"value": v}, attrs, name=name)
+        if isbool:
+            self.bool.add(out)
+        return out
+
     def target(self, node, x, c):
-        """Reshape/expand target (full shape) with the batch-dependent entry as -1."""
+        """Reshape target (full shape) with the batch-dependent entry as -1."""
         t1, t2 = [int(d) for d in c.v1], [int(d) for d in c.v2]
         s1, s2 = self.s1[x], self.s2[x]
         t1 = [s1[i] if d == 0 else d for i, d in enumerate(t1)]
         t2 = [s2[i] if d == 0 else d for i, d in enumerate(t2)]
+        if len(t1) != len(t2):
+            self.fail(node, "the rank of the target shape depends on the batch size")
         dep = [i for i, (a, b) in enumerate(zip(t1, t2)) if a != b]
         if len(dep) > 1:
             self.fail(node, f"target shape {t1} has more than one batch-dependent entry")
@@ -107,89 +189,67 @@ class _Onnx:
 
     # ------------------------------------------------------------ constant / shape folding
     def fold(self, node, at):
+        """Evaluate a node whose inputs are all constants (ONNX reference implementation)."""
         import onnx.numpy_helper as nh
 
         op = node.op_type
-        ins = [self.vals.get(n) if n else None for n in node.input]
-
-        def both(fn):
-            return _C(fn([None if c is None else c.v1 for c in ins]), fn([None if c is None else c.v2 for c in ins]))
-
         if op == "Constant":
             if "value" in at:
                 return _C(nh.to_array(at["value"]))
             for k in ("value_float", "value_int", "value_floats", "value_ints"):
                 if k in at:
-                    return _C(np.array(at[k]))
+                    return _C(np.array(at[k], np.float32 if "float" in k else np.int64))
             self.fail(node, "unsupported Constant attribute")
-        simple = {
-            "Identity": lambda v: v[0], "Cast": lambda v: v[0].astype(_onnx_dtype(at["to"])),
-            "Unsqueeze": lambda v: np.expand_dims(v[0], tuple(_axes(at, v, 1))),
-            "Squeeze": lambda v: np.squeeze(v[0], tuple(_axes(at, v, 1))) if _axes(at, v, 1) else np.squeeze(v[0]),
-            "Concat": lambda v: np.concatenate(v, axis=at["axis"]),
-            "Gather": lambda v: np.take(v[0], v[1], axis=at.get("axis", 0)),
-            "Mul": lambda v: v[0] * v[1], "Add": lambda v: v[0] + v[1], "Sub": lambda v: v[0] - v[1],
-            "Div": lambda v: (v[0] // v[1]) if v[0].dtype.kind in "iu" else v[0] / v[1],
-            "Transpose": lambda v: np.transpose(v[0], at.get("perm")),
-            "Reshape": lambda v: v[0].reshape([v[0].shape[i] if d == 0 else d for i, d in enumerate(v[1])]),
-            "Equal": lambda v: v[0] == v[1], "Not": lambda v: ~v[0],
-            "Where": lambda v: np.where(v[0], v[1], v[2]),
-            "Slice": lambda v: _slice_np(v),
-            "ConstantOfShape": lambda v: np.full(tuple(int(d) for d in v[0]),
-                                                 nh.to_array(at["value"]).reshape(-1)[0] if "value" in at else 0.0),
-            "Sqrt": lambda v: np.sqrt(v[0]), "Neg": lambda v: -v[0],
-            "Mod": lambda v: np.fmod(v[0], v[1]) if at.get("fmod", 0) else np.mod(v[0], v[1]),
-            "Min": lambda v: np.minimum.reduce(v), "Max": lambda v: np.maximum.reduce(v),
-            "Floor": lambda v: np.floor(v[0]), "Ceil": lambda v: np.ceil(v[0]), "Abs": lambda v: np.abs(v[0]),
-            "Size": lambda v: np.array(v[0].size, np.int64),
-            "Range": lambda v: np.arange(v[0], v[1], v[2]),
-            "Greater": lambda v: v[0] > v[1], "Less": lambda v: v[0] < v[1],
-            "And": lambda v: v[0] & v[1], "Or": lambda v: v[0] | v[1],
-            "Expand": lambda v: v[0] * np.ones(tuple(int(d) for d in v[1]), v[0].dtype),
-        }
-        if op not in simple:
-            self.fail(node, "unsupported operation on constants")
+        if op == "Identity":
+            return self.vals[node.input[0]]
+        if node.domain not in ("", "ai.onnx"):
+            self.fail(node, f"operator {node.domain}::{op} is not a standard ONNX operator")
+        ins = [self.val(node, i) for i in range(len(node.input))]
+        from onnx.reference import ReferenceEvaluator
+
         try:
-            return both(simple[op])
-        except Exception as exc:  # noqa: BLE001
-            self.fail(node, f"constant folding failed: {exc}")
+            ev = ReferenceEvaluator(node, opsets={"": self.opset})
+        except Exception as exc:  # noqa: BLE001 - the reference runtime raises many types
+            self.fail(node, f"cannot fold this operator on constants ({type(exc).__name__}: {exc})")
+        names = [n for n in node.input]
+
+        def run(which):
+            feed = {n: getattr(c, which) for n, c in zip(names, ins) if n}
+            try:
+                res = ev.run(None, feed)
+            except Exception as exc:  # noqa: BLE001
+                self.fail(node, f"constant folding failed ({type(exc).__name__}: {exc})")
+            return [np.asarray(r) for r in res]
+
+        r1 = run("v1")
+        r2 = r1 if all(c is None or c.static for c in ins) else run("v2")
+        outs = tuple(_C(a, b) for a, b in zip(r1, r2))
+        return outs if len(outs) > 1 else outs[0]
 
     # ------------------------------------------------------------ activations
     def convert(self, node):
         op, at = node.op_type, _attrs(node)
-        ins = [self.vals.get(n) if n else None for n in node.input]
-        for n, v in zip(node.input, ins):
-            if n and v is None:
+        for n in node.input:
+            if n and n not in self.vals:
                 self.fail(node, f"input {n!r} is not defined")
         if op == "Shape":
-            x = self.act(node, 0)
-            s = _C(np.array(self.s1[x], np.int64), np.array(self.s2[x], np.int64))
-            lo, hi = at.get("start", 0), at.get("end", None)
-            return _C(s.v1[lo:hi], s.v2[lo:hi])
-        if not any(isinstance(v, str) for v in ins):
+            v = self.vals[node.input[0]]
+            if isinstance(v, str):
+                s = _C(np.array(self.s1[v], np.int64), np.array(self.s2[v], np.int64))
+                lo, hi = at.get("start", 0), at.get("end", None)
+                return _C(s.v1[lo:hi], s.v2[lo:hi])
+        if op == "Size" and isinstance(self.vals[node.input[0]], str):
+            x = self.vals[node.input[0]]
+            return _C(np.array(np.prod(self.s1[x]), np.int64), np.array(np.prod(self.s2[x]), np.int64))
+        if not any(isinstance(self.vals.get(n), str) for n in node.input if n):
             return self.fold(node, at)
         from ._onnx_ops import HANDLERS
 
-        h = HANDLERS.get(op)
+        h = HANDLERS.get(op) if node.domain in ("", "ai.onnx") else None
         if h is None:
-            self.fail(node, f"unsupported ONNX operator {op!r}")
+            dom = f"{node.domain}::" if node.domain not in ("", "ai.onnx") else ""
+            self.fail(node, f"unsupported ONNX operator {dom}{op!r}")
         return h(self, node, at)
-
-
-def _axes(at, v, i):
-    if "axes" in at:
-        return list(at["axes"])
-    return [] if len(v) <= i or v[i] is None else [int(a) for a in np.asarray(v[i]).reshape(-1)]
-
-
-def _slice_np(v):
-    x, starts, ends = v[0], v[1], v[2]
-    axes = v[3] if len(v) > 3 and v[3] is not None else range(len(starts))
-    steps = v[4] if len(v) > 4 and v[4] is not None else [1] * len(starts)
-    sl = [slice(None)] * x.ndim
-    for a, s, e, st in zip(axes, starts, ends, steps):
-        sl[int(a)] = slice(int(s), int(e), int(st))
-    return x[tuple(sl)]
 
 
 def _onnx_dtype(to):
@@ -214,11 +274,19 @@ def from_onnx(path, eval_inputs, labels, out_dir, *, name: str | None = None, fo
         model = onnx.load(path)
     except Exception as exc:  # noqa: BLE001 - protobuf errors vary
         raise TraceError(f"from_onnx: {path}: not a readable ONNX model ({exc})") from None
+    if model.functions:
+        try:
+            from onnx.inliner import inline_local_functions
+
+            model = inline_local_functions(model)
+        except Exception as exc:  # noqa: BLE001
+            raise TraceError(f"from_onnx: {path}: cannot inline the model's local functions ({exc})") from None
     g = model.graph
     cv = _Onnx(model, path)
     inits = {t.name for t in g.initializer}
     for t in g.initializer:
         cv.vals[t.name] = _C(nh.to_array(t))
+    g.ClearField("initializer")  # the protobuf copy of the weights is no longer needed
     in_specs = []
     for vi in g.input:
         if vi.name in inits:
@@ -228,22 +296,40 @@ def from_onnx(path, eval_inputs, labels, out_dir, *, name: str | None = None, fo
         if not dims or any(d is None for d in dims[1:]):
             raise TraceError(f"from_onnx: {path}: input {vi.name!r} needs a static per-sample shape, got {dims}")
         np_dt = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)
-        dt = "float32" if np_dt.kind == "f" else "int64"
+        dt = "float32" if np_dt.kind in "fb" else "int64"
         cv.b.reserve(vi.name)
         cv.vals[vi.name] = vi.name
         cv.s1[vi.name] = (1,) + tuple(dims[1:])
         cv.s2[vi.name] = (2,) + tuple(dims[1:])
+        cv.dt[vi.name] = dt
+        if np_dt.kind == "b":
+            cv.bool.add(vi.name)
+        cv.ref = cv.ref or vi.name
         in_specs.append({"name": vi.name, "shape": list(dims[1:]), "dtype": dt})
-    for node in g.node:
+    if not in_specs:
+        raise TraceError(f"from_onnx: {path}: the model has no inputs")
+    # drop folded constants after their last use (bounded memory on large models)
+    last = {}
+    for k, node in enumerate(g.node):
+        for n in node.input:
+            last[n] = k
+    keep = {o.name for o in g.output}
+    for k, node in enumerate(g.node):
         v = cv.convert(node)
         vs = v if isinstance(v, tuple) else (v,)
         for o, x in zip(node.output, vs):
-            cv.vals[o] = x
+            if o:
+                cv.vals[o] = x
+        for n in node.input:
+            if n and last.get(n) == k and n not in keep and isinstance(cv.vals.get(n), _C):
+                del cv.vals[n]
     outs = []
     for o in g.output:
         v = cv.vals.get(o.name)
         if not isinstance(v, str):
-            raise TraceError(f"from_onnx: {path}: graph output {o.name!r} is not an activation")
+            raise TraceError(f"from_onnx: {path}: graph output {o.name!r} is a constant, not computed from the inputs")
+        if v in outs:  # the same tensor twice: copy it under the output's name
+            v = cv.b.add("reshape", [v], name=o.name, attrs={"shape": [-1] + list(cv.s1[v][1:])})
         outs.append(v)
     b = cv.b
     if fold_batchnorm:
@@ -256,13 +342,16 @@ def from_onnx(path, eval_inputs, labels, out_dir, *, name: str | None = None, fo
 
         sess = ort_run.sess = getattr(ort_run, "sess", None) or ort.InferenceSession(
             path, providers=["CPUExecutionProvider"])
-        feed = {s["name"]: a.astype(np.float32 if s["dtype"] == "float32" else np.int64)
-                for s, a in zip(in_specs, batch_arrays)}
+        want = {i.name: i.type for i in sess.get_inputs()}
+        feed = {}
+        for s, a in zip(in_specs, batch_arrays):
+            t = want.get(s["name"], "")
+            dt = np.float32 if "float" in t else np.bool_ if "bool" in t else np.int32 if "int32" in t else np.int64
+            feed[s["name"]] = a.astype(dt)
         return np.asarray(sess.run([g.output[0].name], feed)[0], np.float32)
 
     src = {"importer": "amssim.trace.from_onnx", "onnx_file": os.path.basename(path),
-           "opset": [int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")][:1],
-           "fold_batchnorm": fold_batchnorm}
+           "opset": [cv.opset], "fold_batchnorm": fold_batchnorm}
     src.update(source or {})
     return finish_import(b, in_specs, outs, ev, labels, out_dir,
                          name=name or os.path.splitext(os.path.basename(path))[0], task=task, metric=metric,
