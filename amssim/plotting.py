@@ -351,10 +351,12 @@ def _freeze_layout(fig) -> None:
     fig.set_layout_engine("none")
 
 
-def _key_table(ax, header: Sequence[str], rows: Sequence[Sequence[str]], *, fontsize: float = 7.0) -> None:
+def _key_table(ax, header: Sequence[str], rows: Sequence[Sequence[str]], *, fontsize: float = 7.0):
+    """A borderless table filling ``ax``; the figure is widened when the table would
+    not fit in the axes (long configuration names)."""
     ax.axis("off")
     if not rows:
-        return
+        return None
     table = ax.table(cellText=[list(r) for r in rows], colLabels=list(header), loc="upper center",
                      cellLoc="left", colLoc="left", edges="horizontal")
     table.auto_set_font_size(False)
@@ -364,6 +366,15 @@ def _key_table(ax, header: Sequence[str], rows: Sequence[Sequence[str]], *, font
         cell.set_height(1.0 / (len(rows) + 1))
         if r == 0:
             cell.set_text_props(fontweight="bold")
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    need = table.get_window_extent(renderer).width
+    have = ax.get_window_extent(renderer).width
+    if need > 0.98 * have:
+        w, h = fig.get_size_inches()
+        fig.set_size_inches(w + (need - 0.98 * have) / fig.dpi + 0.2, h)
+    return table
 
 
 def _pm(mean: float, std: float, factor: float, digits: int = 4) -> str:
@@ -509,7 +520,7 @@ def plot_pareto(
     n_seeds = sorted({int(s.get("n_seeds") or 1) for s in summaries})
     ax.set_title(title or f"Pareto front: {len(front)} of {len(summaries)} configurations "
                           f"(mean ± std over {'/'.join(map(str, n_seeds))} seeds)", fontsize=9)
-    rows = []
+    rows, table = [], None
     if tax is not None:
         xs_std = [s.get(f"{ox.key}_std") for s in summaries]
         ys_std = [s.get(f"{oy.key}_std") for s in summaries]
@@ -519,12 +530,14 @@ def plot_pareto(
                          _pm(raw_x[i], _num(xs_std[i]), fx_)])
         if len(front) > len(numbered):
             rows.append(["", f"(+{len(front) - len(numbered)} more front points: amssim pareto lists all)", "", ""])
-        _key_table(tax, header, rows)
+        table = _key_table(tax, header, rows)
     _freeze_layout(fig)
     texts = place_labels(ax, [(xs[i], ys[i]) for i in numbered], [str(numbers[i]) for i in numbered])
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     boxes = [label_box(t, renderer) for t in texts]
+    table_box = None if table is None else tuple(table.get_window_extent(renderer).extents)
+    figure_box = tuple(fig.bbox.extents)
     _save(fig, out)
     return {
         "x_key": ox.key,
@@ -545,6 +558,9 @@ def plot_pareto(
         "label_boxes": boxes,
         "marker_boxes": [tuple(ax.transData.transform((xs[i], ys[i]))) for i in numbered],
         "table": rows,
+        "table_box": table_box,
+        "figure_box": figure_box,
+        "axes_box": tuple(ax.get_window_extent(renderer).extents),
         "labels": labels,
         "colour": None if colours is None else {"key": colours["key"], "kind": colours["kind"],
                                                 "colors": colours["colors"]},
@@ -773,7 +789,7 @@ def plot_layer_error(
     for k, i in enumerate(idx):
         ys, es = series[labels[i]], spread[labels[i]]
         col = colours["colors"][i] if colours else f"C{k % 10}"
-        xpos = [j + (k - (len(idx) - 1) / 2) * 0.03 for j in range(len(layers))]  # dodge error bars
+        xpos = [j + (k - (len(idx) - 1) / 2) * 0.012 for j in range(len(layers))]  # dodge error bars
         ax.errorbar(xpos, ys, yerr=[e if _finite(e) else 0.0 for e in es], fmt="-", marker=markers[str(summaries[i].get("device"))],
                     ms=4, lw=1.0, capsize=2, elinewidth=0.7, color=col, label=f"#{nums[i]}")
     _set_scale(ax, "y", scale)

@@ -127,3 +127,15 @@ def test_cli_pareto_errors(store, tmp_path, capsys):
     assert "--trace" in capsys.readouterr().err
     assert main(["pareto", str(store), "--trace", "wl/y", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["front"]) >= 1
+
+
+def test_cli_pareto_colour_and_scales(store, tmp_path, capsys):
+    fig = tmp_path / "front.png"
+    assert main(["pareto", str(store), "--out", str(fig), "--color", "numerics.tile_width",
+                 "--xscale", "log", "--yscale", "linear"]) == 0
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert main(["pareto", str(store), "--out", str(tmp_path / "f2.png"), "--color", "numerics.nope"]) == 2
+    err = capsys.readouterr().err
+    assert "numerics.nope" in err and "numerics.tile_width" in err  # names the key and the choices
+    assert not (tmp_path / "f2.png").exists()

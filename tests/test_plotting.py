@@ -152,6 +152,24 @@ def test_front_numbers_never_overlap(summaries, tmp_path):
         assert d.index(min(d)) == k
 
 
+def test_key_table_and_numbers_stay_inside_the_figure(tmp_path):
+    """Long configuration names (five swept keys) widen the figure instead of spilling out."""
+    grid = [("numerics.tile_width", ["8", "32", "128"]), ("numerics.gain", ["1", "2", "4", "8", "16"]),
+            ("numerics.adc_bits", ["6", "8"]), ("noise.kind", ["uniform", "gaussian"]), ("noise.lsb", ["0.5", "1.0"])]
+    spec = SweepSpec(trace="wl/x", device="dev", mode="full", points=tuple(build_points(grid=grid)), seeds=(0, 1))
+    with ResultStore(tmp_path / "s.jsonl", writable=True) as st:
+        run_sweep(spec, st, runner=fake.run_point, validator=fake.validate_overrides)
+    long = aggregate(ResultStore(tmp_path / "s.jsonl").rows)
+    data = plotting.plot_pareto(long, tmp_path / "long.png", color="numerics.gain")
+    fx0, fy0, fx1, fy1 = data["figure_box"]
+    tx0, ty0, tx1, ty1 = data["table_box"]
+    assert fx0 <= tx0 and tx1 <= fx1 and fy0 <= ty0 and ty1 <= fy1
+    ax0, ay0, ax1, ay1 = data["axes_box"]
+    for x0, y0, x1, y1 in data["label_boxes"]:
+        assert ax0 <= x0 and x1 <= ax1 and ay0 <= y0 and y1 <= ay1
+    _no_overlaps(data["label_boxes"])
+
+
 def test_colour_by_key(summaries, tmp_path):
     data = plotting.plot_pareto(summaries, tmp_path / "f.png", color="numerics.tile_width")
     col = data["colour"]
