@@ -331,10 +331,12 @@ function buildControls() {
   const box = document.getElementById("filters");
   for (const key of D.filter_keys) {
     const vals = distinct(key);
-    state.filters[key] = new Set(vals);
+    // a front across different workloads means nothing: start with the first trace only
+    const on = key === "trace" ? [vals[0]] : vals;
+    state.filters[key] = new Set(on);
     const fs = document.createElement("fieldset"); fs.dataset.key = key;
     fs.innerHTML = "<legend>" + esc(key) + "</legend>" + '<span class="small"><a href="#" data-all="1">all</a> / <a href="#" data-all="0">none</a></span>' +
-      vals.map(v => '<label><input type="checkbox" checked data-key="' + esc(key) + '" value="' + esc(v) + '"> ' + esc(v) + "</label>").join("");
+      vals.map(v => '<label><input type="checkbox"' + (on.includes(v) ? " checked" : "") + ' data-key="' + esc(key) + '" value="' + esc(v) + '"> ' + esc(v) + "</label>").join("");
     fs.addEventListener("change", ev => { const t = ev.target; if (t.checked) state.filters[key].add(t.value); else state.filters[key].delete(t.value); update(); });
     fs.addEventListener("click", ev => { const a = ev.target.dataset.all; if (a === undefined) return; ev.preventDefault();
       for (const cb of fs.querySelectorAll("input")) { cb.checked = a === "1"; if (cb.checked) state.filters[key].add(cb.value); else state.filters[key].delete(cb.value); } update(); });
@@ -402,6 +404,7 @@ function update() {
     xaxis: {title: {text: SX[2] + ", " + better(OX.maximise)}, type: scaleOf("xscale", shown.map(i => P[i].x)), zeroline: false},
     yaxis: {title: {text: SY[2] + ", " + better(OY.maximise)}, type: scaleOf("yscale", shown.map(i => P[i].y)), zeroline: false},
   };
+  for (const ax of [layout.xaxis, layout.yaxis]) if (ax.type === "log") ax.dtick = "D2";  // 1, 2, 5 per decade
   Plotly.react("scatter", traces, layout, {displaylogo: false, responsive: true});
   document.getElementById("count").textContent = shown.length + " of " + P.length + " configurations shown";
   frontTable(front); heatmap(shown);

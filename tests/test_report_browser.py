@@ -134,3 +134,21 @@ def test_explorer_hover_click_filter(browser, report):
     assert problems == [] and page.evaluate("window.amssim.errors") == []
     assert external == []
     page.close()
+
+
+def test_explorer_starts_on_one_trace(browser, tmp_path):
+    from test_report_html import make_store
+
+    from amssim.html_report import write_html_report
+
+    store = make_store(tmp_path / "s.jsonl", devices=("dev",), traces=("wl/a", "wl/b"))
+    res = write_html_report(store, tmp_path / "report.html")
+    summaries = aggregate(ResultStore(store).rows)
+    page, problems, external = _open(browser, res.path)
+    first = [k for k, s in enumerate(summaries) if s["trace"] == "wl/a"]
+    assert page.evaluate("window.amssim.state.shown") == first
+    assert page.evaluate("window.amssim.state.front") == [first[k] for k in pareto_front([summaries[i] for i in first])]
+    page.click("fieldset[data-key='trace'] input[value='wl/b']")
+    assert page.evaluate("window.amssim.state.shown.length") == len(summaries)
+    assert problems == [] and external == []
+    page.close()

@@ -24,13 +24,14 @@ def kind_runner(trace, device, overrides, seed, mode="accuracy"):
     return res
 
 
-def make_store(path, devices=("dev", "dig-int8"), grid=None):
+def make_store(path, devices=("dev", "dig-int8"), grid=None, traces=("wl/x",)):
     grid = grid or [("numerics.tile_width", ["8", "32", "128"]), ("numerics.gain", ["1", "2", "4", "8"])]
     with ResultStore(path, writable=True) as st:
-        for dev in devices:
-            spec = SweepSpec(trace="wl/x", device=dev, mode="full", points=tuple(build_points(grid=grid)),
-                             seeds=(0, 1))
-            run_sweep(spec, st, runner=kind_runner, validator=fake.validate_overrides)
+        for trace in traces:
+            for dev in devices:
+                spec = SweepSpec(trace=trace, device=dev, mode="full", points=tuple(build_points(grid=grid)),
+                                 seeds=(0, 1))
+                run_sweep(spec, st, runner=kind_runner, validator=fake.validate_overrides)
     return path
 
 
