@@ -288,3 +288,29 @@ def test_front_across_kinds_from_stored_results_only(tmp_path, monkeypatch):
     expect = [s for s, (e, a) in zip(summaries, rows)
               if not any(e2 <= e and a2 >= a and (e2, a2) != (e, a) for e2, a2 in rows)]
     assert [s["point_key"] for s in front] == [s["point_key"] for s in expect]
+
+
+def test_search_prices_digital_layers():
+    from amssim.run import RunOptions
+    from amssim.search import SearchContext, parse_space
+    from amssim.trace import load_trace
+
+    sp = parse_space(["device=abfp-paper,digital-int8-128,digital-mxfp8-128"], "abfp-paper", per_layer=True)
+    assert sp.values == (("abfp-paper", "digital-int8-128", "digital-mxfp8-128"),)
+    from amssim.errors import SearchError
+
+    with pytest.raises(SearchError, match="nope"):
+        parse_space(["device=abfp-paper,nope"], "abfp-paper", per_layer=True)
+    ctx = SearchContext("workloads/fsdd-cnn", "abfp-paper", proxy_inputs=4)
+    g = load_trace("workloads/fsdd-cnn").gemm_ops()[1]
+    b = RunOptions().batch
+    for name in ("digital-int8-128", "digital-mxfp8-128"):
+        d = load_device(name)
+        alone = estimate_energy(simulate_timing([g], d, batch=b), d).energy_j / b
+        assert ctx.layer_energy_j(g.name, {"device": name}) == pytest.approx(alone, rel=1e-12)
+    cfg = ctx.uniform({})
+    cfg[g.name] = {"device": "digital-int8-128"}
+    assert ctx.energy_j(cfg) == pytest.approx(
+        ctx.energy_j(ctx.uniform({})) - ctx.layer_energy_j(g.name, {}) + ctx.layer_energy_j(
+            g.name, {"device": "digital-int8-128"}))
+    assert 0 < ctx.proxy(cfg).r2 <= 1

@@ -141,7 +141,7 @@ def chosen_run_config(rep: SearchReport, *, device: str, overrides=None):
 
     layers = rep.chosen_config
     first = next(iter(layers.values()), {})
-    uniform = all(o == first for o in layers.values())
+    uniform = all(o == first for o in layers.values()) and "device" not in first
     glob = {k: _typed(v) for k, v in {**(overrides or {}), **(first if uniform else {})}.items()}
     layers = {n: {k: _typed(v) for k, v in o.items()} for n, o in layers.items()}
     meta = {"method": rep.chosen_method, "target_loss": rep.target_loss,

@@ -175,7 +175,9 @@ class SearchContext:
 
         self.full_lookups += 1
         opts = [dict(config.get(n, {})) for n in self.names]
-        uniform = all(o == opts[0] for o in opts)
+        # a uniform option naming a device runs as per-layer devices (--set keys target the
+        # global device only)
+        uniform = all(o == opts[0] for o in opts) and "device" not in opts[0]
         if uniform:  # stored and simulated as plain global overrides
             overrides, layers = {**self.base_overrides, **opts[0]}, None
         else:

@@ -83,7 +83,12 @@ def parse_space(items: Sequence[str], device: str, *, base_overrides=None,
                 raise SearchError(str(exc)) from None
         for v in vals:
             try:
-                validate_overrides(device, {**dict(base_overrides or {}), key: v})
+                if key == "device":  # an op's own device (analog or digital), priced on it
+                    from ..config import load_device
+
+                    load_device(str(v))
+                else:
+                    validate_overrides(device, {**dict(base_overrides or {}), key: v})
             except ConfigError as exc:
                 raise SearchError(f"--space {text!r}: {exc}") from None
         keys.append(key)
