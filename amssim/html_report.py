@@ -265,6 +265,8 @@ const FAMILY = {analog: ANALOG, digital: DIGITAL, mixed: ["star", "star-diamond"
 const errors = [];
 const state = { filters: {}, colour: D.colour || "", shown: [], front: [], selected: null };
 
+function vmin(a) { let m = Infinity; for (const v of a) if (v < m) m = v; return m; }  // no spread: any length
+function vmax(a) { let m = -Infinity; for (const v of a) if (v > m) m = v; return m; }
 function esc(s) { return String(s).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
 function median(v) { const a = v.filter(x => x !== null && x !== 0).map(Math.abs).sort((a, b) => a - b); return a.length ? a[Math.floor(a.length / 2)] : 1; }
 const PREFIX = [[1, ""], [1e3, "m"], [1e6, "\u00b5"], [1e9, "n"], [1e12, "p"], [1e15, "f"]];
@@ -277,7 +279,7 @@ const UNITS = {
 function scaling(key, values) {
   const u = UNITS[key];
   if (!u) return [1, "", key];
-  if (u[0] === "%") { const m = Math.max(...values.filter(v => v !== null).map(Math.abs), 0); return m > 1 + 1e-12 ? [1, "", u[1]] : [100, "%", u[1] + " (%)"]; }
+  if (u[0] === "%") { const m = vmax(values.filter(v => v !== null).map(Math.abs).concat([0])); return m > 1 + 1e-12 ? [1, "", u[1]] : [100, "%", u[1] + " (%)"]; }
   if (!u[2]) return [1, u[0], u[1] + " (" + u[0] + ")"];
   const [f, unit] = prefix(median(values), u[0]);
   return [f, unit, u[1] + " (" + unit + ")"];
@@ -347,7 +349,7 @@ function buildControls() {
 function scaleOf(id, vals) {
   const mode = document.getElementById(id).value; const v = vals.filter(x => x !== null && isFinite(x));
   if (mode !== "auto") return mode;
-  return v.length && Math.min(...v) > 0 && Math.max(...v) / Math.min(...v) > 10 ? "log" : "linear";
+  return v.length && vmin(v) > 0 && vmax(v) / vmin(v) > 10 ? "log" : "linear";
 }
 
 function colourGroups(ids) {
@@ -379,7 +381,8 @@ function update() {
   if (groups === null) traces.push(scatterTrace(rest, "other points", "#9e9e9e"));
   else if (groups.continuous) {
     traces.push(scatterTrace(rest, state.colour, rest.map(i => Number(P[i].keys[state.colour])), {}));
-    traces[0].marker.colorscale = "Viridis"; traces[0].marker.showscale = true; traces[0].marker.colorbar = {title: {text: state.colour}};
+    const cv = P.map(p => Number(p.keys[state.colour]));
+    Object.assign(traces[0].marker, {colorscale: "Viridis", showscale: true, colorbar: {title: {text: state.colour}, len: 0.6, y: 0, yanchor: "bottom"}, cmin: vmin(cv), cmax: vmax(cv)});  // below the legend
   } else for (const g of groups) if (g.ids.length) traces.push(scatterTrace(g.ids, g.name, g.color));
   // the front: a step line, then its points on top (outlined)
   const fx = front.map(i => P[i].x * SX[0]), fy = front.map(i => P[i].y * SY[0]);
@@ -391,7 +394,7 @@ function update() {
   else if (groups) fcol = front.map(i => (groups.find(g => g.value === P[i].keys[state.colour]) || {color: "#999"}).color);
   const ft = scatterTrace(front, "front points", fcol, {});
   ft.marker.size = 11; ft.marker.line = {width: 1.5, color: "black"};
-  if (groups && groups.continuous) { ft.marker.colorscale = "Viridis"; ft.marker.cmin = Math.min(...P.map(p => Number(p.keys[state.colour]))); ft.marker.cmax = Math.max(...P.map(p => Number(p.keys[state.colour]))); }
+  if (groups && groups.continuous) { ft.marker.colorscale = "Viridis"; ft.marker.cmin = vmin(P.map(p => Number(p.keys[state.colour]))); ft.marker.cmax = vmax(P.map(p => Number(p.keys[state.colour]))); }
   traces.push(ft);
   const devices = [...new Set(shown.map(i => P[i].device))];
   if (devices.length > 1 || shown.some(i => P[i].kind === "digital"))  // legend of marker shapes
@@ -449,7 +452,7 @@ function showDetail(i) {
     pm(p.energy_j, p.energy_j_std, SE[0]) + " " + SE[1] + ", latency " + pm(p.latency_s, p.latency_s_std, SL[0]) + " " + SL[1] + ", TOPS/W " + fmt(p.tops_per_w);
   const L = p.layers;
   const pos = L.dy_std.concat(L.rel_rms_error).filter(v => v !== null && v > 0);
-  const logy = pos.length && Math.max(...pos) / Math.min(...pos) > 10;
+  const logy = pos.length && vmax(pos) / vmin(pos) > 10;
   Plotly.react("detail-layers", [
     {type: "bar", name: "dy_std (output units)", x: L.name, y: L.dy_std, error_y: {type: "data", array: L.dy_std_std.map(v => v || 0), visible: true}},
     {type: "bar", name: "relative RMS error", x: L.name, y: L.rel_rms_error},

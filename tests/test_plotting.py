@@ -180,6 +180,10 @@ def test_colour_by_key(summaries, tmp_path):
     assert all(len(v) == 1 for v in by_value.values()) and len({next(iter(v)) for v in by_value.values()}) == 3
     assert plotting.colour_values(summaries, "tile_width")["key"] == "numerics.tile_width"  # unique suffix
     assert plotting.colour_values(summaries, "energy_j")["kind"] == "continuous"  # 30 distinct numbers
+    data = plotting.plot_pareto(summaries, tmp_path / "c.png", color="energy_j")  # with a colour bar
+    order = sorted(range(len(summaries)), key=lambda i: summaries[i]["energy_j"])
+    lum = [sum(data["colour"]["colors"][i][:3]) for i in order]  # viridis brightens with the value
+    assert lum[0] < lum[-1] and _valid(tmp_path / "c.png")
     with pytest.raises(ConfigError, match="nope"):
         plotting.plot_pareto(summaries, tmp_path / "f.png", color="nope")
 

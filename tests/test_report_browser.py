@@ -125,6 +125,14 @@ def test_explorer_hover_click_filter(browser, report):
     assert page.evaluate("window.amssim.state.shown") == rest
     assert page.evaluate("window.amssim.state.front") == [rest[k] for k in pareto_front(sub)]
 
+    # every colouring and axis scale draws without errors, and leaves the data alone
+    for key in page.evaluate("window.amssim.data.colour_keys") + [""]:
+        page.select_option("#colour-key", key)
+        assert page.evaluate("window.amssim.state.front") == [rest[k] for k in pareto_front(sub)]
+    for scale in ("log", "linear", "auto"):
+        page.select_option("#xscale", scale)
+        page.select_option("#yscale", scale if scale != "log" else "linear")
+
     shot = os.path.join(os.path.dirname(path), "explorer.png")
     page.click("fieldset[data-key='device_kind'] input[value='digital']")
     page.mouse.move(x, y)
