@@ -69,6 +69,7 @@ def report(tmp_path_factory):
 
 def _open(browser, path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(120_000)  # a loaded 2-core CI machine parses 4.8 MB of JavaScript slowly
     problems, external = [], []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
