@@ -99,7 +99,7 @@ def test_explorer_hover_click_filter(browser, report):
     i = front[len(front) // 2]
     x, y = page.evaluate(f"window.amssim.pointXY({i})")
     page.mouse.move(x, y)
-    page.wait_for_selector(".hoverlayer .hovertext", timeout=10_000)
+    page.wait_for_selector(".hoverlayer .hovertext")
     tip = page.eval_on_selector(".hoverlayer .hovertext", "e => e.textContent")
     assert labels[i] in tip, tip
     assert f"accuracy {100 * summaries[i]['accuracy']:.4g}" in tip and "TOPS/W" in tip
@@ -107,7 +107,7 @@ def test_explorer_hover_click_filter(browser, report):
 
     # click it: its breakdown appears, equal to the stored values
     page.mouse.click(x, y)
-    page.wait_for_function(f"window.amssim.state.selected === {i}", timeout=10_000)
+    page.wait_for_function(f"window.amssim.state.selected === {i}")
     assert labels[i] in page.inner_text("#detail-title")
     layers = page.evaluate("document.getElementById('detail-layers').data")
     assert layers[0]["x"] == [L["name"] for L in summaries[i]["layers"]]
