@@ -246,30 +246,39 @@ def _epilogue_row(Srow, numv, offv, E, hb1, hb2, swv, accrow, den, kappa, Lyf, L
 
 
 @njit_parallel
+def row_col_hashes(kind, keys, row0, c0, hb1, hb2):
+    """Hoisted hashes of rows row0 .. row0 + R and columns c0 .. c0 + nc: hb1/hb2 (R, nc)
+    uint32 (hb2 only for the two-stream kinds; otherwise hb2 may have 0 columns)."""
+    for r in prange(hb1.shape[0]):
+        _row_hashes(kind, keys, np.uint32(row0 + r), c0, hb1[r], hb2[r])
+
+
+@njit_parallel
 def epilogue(S, sx, sx_t0, swT, t0, c0, num, off, den, kappa, Ly, acc, acc_c0, row0,
-             kind, scale, dof, cdf, edges, keys, sig_b, adc_inl):
+             kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2, hb_c0):
     """Gain, noise, ADC, exponent unit and float32 accumulation of blocks t0 .. t0+Tc.
 
     S (Tc, R, Nc) integer dot products (float32/float64); sx (R, *) input scales
     (block t at column sx_t0 + tt); swT (T, N) weight scales; num/off (N,) per
-    column; acc (R, *) float32, column i of S goes to acc[:, acc_c0 + i].
+    column; acc (R, *) float32, column i of S goes to acc[:, acc_c0 + i];
+    hb1/hb2 (R, *) hoisted hashes (:func:`row_col_hashes`), column i at hb_c0 + i.
     """
     Tc, R, nc = S.shape
     Lyf = np.float64(Ly)
     simple = sig_b == 0.0 and adc_inl.shape[0] == 0
     numv = num[c0:c0 + nc]
     offv = off[c0:c0 + nc]
+    two = hb2.shape[1] > 0
     for r in prange(R):
         E = np.zeros(nc)
-        hb1 = np.empty(nc, np.uint32)
-        hb2 = np.empty(nc, np.uint32)
         a = np.uint32(row0 + r)
-        _row_hashes(kind, keys, a, c0, hb1, hb2)
         hs = row_hash(keys[4], a)
         accrow = acc[r, acc_c0:acc_c0 + nc]
+        h1 = hb1[r, hb_c0:hb_c0 + nc]
+        h2 = hb2[r, hb_c0:hb_c0 + nc] if two else hb2[r]
         for tt in range(Tc):
             t = t0 + tt
-            _epilogue_row(S[tt, r], numv, offv, E, hb1, hb2, swT[t, c0:c0 + nc], accrow, den, kappa,
+            _epilogue_row(S[tt, r], numv, offv, E, h1, h2, swT[t, c0:c0 + nc], accrow, den, kappa,
                           Lyf, Ly, sx[r, sx_t0 + tt], simple, kind, scale, dof, cdf, edges, keys, a,
                           c0, t, sig_b, hs, adc_inl)
 

@@ -22,7 +22,7 @@ import numpy as np
 from .._rng import Stream, stream_key
 from ..errors import ConfigError
 from . import _kernels as K
-from .config import AbfpConfig
+from .config import AbfpConfig, NoiseKind
 from .noise import noise_tables
 
 #: elements of one row chunk's input codes / one dot-product buffer (memory bound)
@@ -32,6 +32,14 @@ _BUF_ELEMS = 1 << 22
 _FUSED_MAX_N = 16
 #: rows sharing each weight row in the fused kernel
 _FUSED_ROWS = 8
+#: BLAS path: rows x columns x blocks of S per batched product. Measured on the shared
+#: 2-core machine (benchmarks/bench_abfp_matmul.py, 1 thread): few large products beat
+#: L2-sized ones (256 x 256 x 4) by 10-15 % at n = 128, tiles narrower than 64 prefer
+#: 256-row chunks
+_BLAS_ROWS = 1024
+_BLAS_ROWS_NARROW = 256
+_BLAS_COLS = 1 << 20
+_BLAS_ELEMS = 1 << 22
 
 
 def _check_int(name, v, lo=0):
@@ -173,13 +181,23 @@ class AbfpPrepared:
         rc = max(1, min(R, _ROW_ELEMS // max(tq * n, nc)))
         tc = max(1, min(tq, _BUF_ELEMS // (rc * nc)))
         sdtype = np.float64 if self.float_path else self.code_dtype
-        buf = None if self.fused else np.empty(tc * rc * nc, sdtype)
+        buf = np.empty(tc * rc * nc, sdtype) if self.float_path else None
         xcodes_buf = np.empty(tq * rc * n, self.code_dtype)
         sx_buf = np.empty(rc * tq, np.float64)
         kind = int(cfg.noise_kind)
         common = (self._num, self._off, self._den, self._kappa, self.Ly)
         noise = (kind, float(cfg.noise_lsb), float(cfg.noise_dof), self._cdf, self._edges,
                  self._keys, float(cfg.signal_noise_var_lsb2), self._adc_inl)
+        blas = not (self.fused or self.float_path)
+        if blas:  # cache blocking: one (row chunk x column chunk) of S stays in L2
+            rc = min(rc, _BLAS_ROWS if n >= 64 else _BLAS_ROWS_NARROW)
+            cc = min(nc, _BLAS_COLS)
+            tc = max(1, min(tq, _BLAS_ELEMS // (rc * cc)))
+            buf = np.empty(tc * rc * cc, sdtype)
+        nc2 = nc if kind in (int(NoiseKind.GAUSSIAN), int(NoiseKind.EMPIRICAL)) else 0
+        if not self.fused:
+            hb1_buf = np.empty(rc * nc, np.uint32)
+            hb2_buf = np.empty(rc * nc2, np.uint32)
         for r0 in range(0, R, rc):
             r1 = min(R, r0 + rc)
             rr = r1 - r0
@@ -190,17 +208,29 @@ class AbfpPrepared:
                 K.fused(xc, sx, self._wT, self.weight_scales, t_start, c0, nc, *common,
                         acc[r0:r1], acc_c0, row0 + r0, *noise, _FUSED_ROWS)
                 continue
-            if self.float_path:
-                xc = K.input_effective(xc, self._dac_inl, self.Lx)
+            hb1 = hb1_buf[: rr * nc].reshape(rr, nc)
+            hb2 = hb2_buf[: rr * nc2].reshape(rr, nc2)
+            K.row_col_hashes(kind, self._keys, row0 + r0, c0, hb1, hb2)
+            if blas:
+                # integer codes: every S is exact in float32, so BLAS's summation order
+                # is irrelevant; blocks still reach the accumulator in increasing t
+                for ca in range(c0, c1, cc):
+                    cb = min(c1, ca + cc)
+                    for ta in range(t_start, t_stop, tc):
+                        tb = min(t_stop, ta + tc)
+                        S = buf[: (tb - ta) * rr * (cb - ca)].reshape(tb - ta, rr, cb - ca)
+                        np.matmul(xc[ta - t_start: tb - t_start], self._wT[ta:tb, :, ca:cb], out=S)
+                        K.epilogue(S, sx, ta - t_start, self.weight_scales, ta, ca, *common,
+                                   acc[r0:r1], acc_c0 + (ca - c0), row0 + r0, *noise, hb1, hb2,
+                                   ca - c0)
+                continue
+            xc = K.input_effective(xc, self._dac_inl, self.Lx)
             for ta in range(t_start, t_stop, tc):
                 tb = min(t_stop, ta + tc)
                 S = buf[: (tb - ta) * rr * nc].reshape(tb - ta, rr, nc)
-                if self.float_path:
-                    K.dot_f64(xc, ta - t_start, self._wT, ta, c0, S)
-                else:
-                    np.matmul(xc[ta - t_start: tb - t_start], self._wT[ta:tb, :, c0:c1], out=S)
+                K.dot_f64(xc, ta - t_start, self._wT, ta, c0, S)
                 K.epilogue(S, sx, ta - t_start, self.weight_scales, ta, c0, *common,
-                           acc[r0:r1], acc_c0, row0 + r0, *noise)
+                           acc[r0:r1], acc_c0, row0 + r0, *noise, hb1, hb2, 0)
 
 
 def _describe(a):
