@@ -136,14 +136,15 @@ def test_front_numbers_never_overlap(summaries, tmp_path):
     data = plotting.plot_pareto(summaries, tmp_path / "f.png")
     assert len(data["label_boxes"]) == len(data["front"])
     _no_overlaps(data["label_boxes"])
-    # a dense front: 30 points along a curve with near-duplicates
+    # a dense front: 40 points along a curve with near-duplicates; the first 30 are numbered
     pts = []
-    for k in range(30):
+    for k in range(40):
         e = 1e-6 * (1 + 0.02 * k + (0.0005 if k % 2 else 0))
-        pts.append({"energy_j": e, "accuracy": 0.5 + 0.015 * k, "overrides": {"numerics.gain": str(k)},
+        pts.append({"energy_j": e, "accuracy": 0.4 + 0.015 * k, "overrides": {"numerics.gain": str(k)},
                     "device": "d", "n_seeds": 1})
     data = plotting.plot_pareto(pts, tmp_path / "dense.png")
-    assert len(data["front"]) == 30 and len(data["label_boxes"]) == 30
+    assert len(data["front"]) == 40 and len(data["label_boxes"]) == plotting.MAX_NUMBERED == 30
+    assert len(data["table"]) == 31 and "+10 more front points" in data["table"][-1][1]
     _no_overlaps(data["label_boxes"])
     # each number sits nearer its own point than any other numbered point
     for k, box in enumerate(data["label_boxes"]):
