@@ -166,11 +166,15 @@ def write_html_report(
         raise StoreError(f"store {store_path!r} holds no results yet")
     data = explorer_data(summaries, objectives=objectives, heatmap_keys=heatmap_keys)
     if color is not None and color not in data["colour_keys"]:
+        known = {k for p in data["points"] for k, v in p["keys"].items() if v != "-"}
         cands = [k for k in data["colour_keys"] if k.rsplit(".", 1)[-1] == color]
-        if len(cands) != 1:
-            raise ConfigError(f"--color {color!r}: not a varying key of the store "
-                              f"(choose from: {', '.join(data['colour_keys']) or 'none'})")
-        color = cands[0]
+        if len(cands) == 1:
+            color = cands[0]
+        elif color in known or any(k.rsplit(".", 1)[-1] == color for k in known):
+            color = None  # a key with one value everywhere: one colour, nothing to choose
+        else:
+            raise ConfigError(f"--color {color!r}: no point has this key "
+                              f"(varying keys: {', '.join(data['colour_keys']) or 'none'})")
     data["colour"] = color
     data["store"] = store_path
     data["warnings"] = list(store.warnings)

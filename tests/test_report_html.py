@@ -72,6 +72,8 @@ def test_html_errors(tmp_path, monkeypatch):
     store = make_store(tmp_path / "s.jsonl", devices=("dev",))
     with pytest.raises(ConfigError, match="nope"):
         write_html_report(store, tmp_path / "r.html", color="nope")
+    write_html_report(store, tmp_path / "r.html", color="device")  # one device: nothing to colour by
+    assert page_data(tmp_path / "r.html")[1]["colour"] is None
     with pytest.raises(ConfigError, match="does not exist"):
         write_html_report(store, tmp_path / "no" / "r.html")
     monkeypatch.setitem(sys.modules, "plotly", None)
