@@ -78,5 +78,5 @@ def test_html_errors(tmp_path, monkeypatch):
         write_html_report(store, tmp_path / "no" / "r.html")
     monkeypatch.setitem(sys.modules, "plotly", None)
     with pytest.raises(ConfigError, match=r"amssim\[report\]"):
-        write_html_report(store, tmp_path / "r.html")
-    assert not (tmp_path / "r.html").exists()
+        write_html_report(store, tmp_path / "r2.html")
+    assert not (tmp_path / "r2.html").exists()
