@@ -102,7 +102,7 @@ def build(name):
             embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1], num_labels=5)), img
     if name == "mobilenetv2":
         return T.MobileNetV2ForImageClassification(T.MobileNetV2Config(
-            image_size=32, depth_multiplier=0.35, num_labels=5)), img
+            image_size=32, depth_multiplier=0.25, expand_ratio=2.0, num_labels=5)), img
     if name == "whisper":
         cfg = T.WhisperConfig(vocab_size=100, d_model=32, encoder_layers=2, encoder_attention_heads=4,
                               decoder_layers=1, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,

@@ -31,7 +31,7 @@ class GraphBuilder:
 
     def const(self, op_name: str, role: str, value) -> str:
         a = np.asarray(value)
-        a = a.astype(np.int64) if a.dtype.kind in "iu" else a.astype(np.float32)
+        a = a.astype(np.int64, copy=False) if a.dtype.kind in "iu" else a.astype(np.float32, copy=False)
         if a.dtype == np.float32 and not np.isfinite(a).all():
             raise TraceError(f"{self.source} import: op {op_name!r}: parameter {role!r} holds non-finite values")
         p = tensor_path(f"{op_name}.{role}")

@@ -33,7 +33,8 @@ def _is_const(v):
 
 
 def _np(v):
-    return None if v is None else v.detach().cpu().numpy().astype(np.float32)
+    """float32 numpy view of a constant (no copy when it already is float32 on the CPU)."""
+    return None if v is None else v.detach().cpu().numpy().astype(np.float32, copy=False)
 
 
 def _out(c, node, kind, inputs, params=None, attrs=None, name=None):

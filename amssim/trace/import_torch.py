@@ -1,16 +1,14 @@
 """Import a PyTorch model into a trace via ``torch.export`` (batch axis dynamic).
 
-Supported (aten level): linear, addmm/mm/matmul/bmm (constant operand -> linear,
-two activations -> matmul), conv1d/conv2d/convolution (groups=1), batch_norm
-(optionally folded into the preceding convolution), layer_norm, embedding, relu,
-gelu, tanh, sigmoid, erf, softmax, log_softmax, max/avg pooling 1d/2d, adaptive
-average pooling to 1 (global), mean/sum over axes, flatten/view/reshape/unsqueeze/
-squeeze/unflatten, permute/transpose, expand, cat, slice, select, add/sub/mul/div
-(tensor, constant or scalar operand), eq/logical_not, masked_fill, zeros/ones/full_like,
-scaled_dot_product_attention (decomposed into matmul, scale, mask, softmax, matmul;
-``nn.MultiheadAttention`` exports to it), dropout/clone/contiguous (identity).
-Computations on constants only (e.g. a transposed weight) are folded. Anything else
-raises :class:`~amssim.errors.TraceError` naming the aten op and the graph node.
+The exported aten graph is translated op by op into the op table
+(:mod:`amssim.trace.ops`; the handlers live in :mod:`._torch_ops`, the README lists
+the coverage). Computations on constants only (a transposed weight, rotary tables,
+position ids, causal masks) are folded at import. A constant the model builds from
+the batch size (position ids or a mask expanded to the batch, a class token) is
+folded with batch size 1 and enters the graph as a ``constant`` op broadcast to the
+batch. Constants in activation positions become ``constant`` ops. BatchNorm is
+folded into the preceding convolution. Anything else raises
+:class:`~amssim.errors.TraceError` naming the aten op and the graph node.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from ..errors import TraceError
 from ..io_safety import atomic_write, check_output_dir, replace_trace_dir, write_error
 from . import manifest as mf
 
+#: MACs per inference a trace may hold: counters (cycles, actions, energy) are int64
+MAX_MACS_PER_INFERENCE = 2**63
 _SAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
 
 
@@ -28,7 +30,7 @@ def _as_stored(p: str, a) -> np.ndarray:
     if a.dtype.hasobject:
         raise TraceError(f"write_trace: {p}: object arrays cannot be stored")
     if a.dtype.kind == "f":
-        a = a.astype(np.float32)
+        a = a.astype(np.float32, copy=False)
         if not np.isfinite(a).all():
             raise TraceError(f"write_trace: {p}: holds non-finite values")
     elif a.dtype.kind in "iub":
@@ -74,7 +76,11 @@ def write_trace(out_dir, manifest: dict, tensors: dict, data: dict | None = None
         m.setdefault("files", {})
     else:
         m["files"] = {p: {"shape": list(a.shape), "dtype": str(a.dtype)} for p, a in sorted(arrays.items())}
-    build_trace(m, arrays, where=f"write_trace({out_dir})")  # raises TraceError before writing
+    built = build_trace(m, arrays, where=f"write_trace({out_dir})")  # raises TraceError before writing
+    macs = built.macs()
+    if macs >= MAX_MACS_PER_INFERENCE:
+        raise TraceError(f"write_trace({out_dir}): {macs:.3g} MACs per inference; more than "
+                         f"{MAX_MACS_PER_INFERENCE:.3g} cannot be counted (int64) -- check the shapes")
     check_output_dir(out_dir, "write_trace: output", trace=True, overwrite=overwrite)
     parent = os.path.dirname(os.path.abspath(out_dir))
     try:
