@@ -5,6 +5,11 @@ Protocol (duck-typed)::
     backend.name: str
     backend.bf16_activations: bool   # non-GEMM ops take bf16 inputs and return bf16
     backend.gemm(x, w, *, layer, row_offset, op_name) -> y
+    backend.gemm_groups(x3, w3, *, layer, row_offsets, op_name) -> y3   # optional
+
+``gemm_groups`` runs G independent products at once (attention: one per sample and
+head), x3 (G, M, K), w3 (G, N, K) -> (G, M, N), and must equal G ``gemm`` calls with
+``row_offset=row_offsets[g]`` bit for bit; backends without it get those G calls.
 
 ``x`` is (M, K) float32 (rows = input vectors), ``w`` is (N, K) float32 (weights, or
 the second activation of an attention matmul), ``y`` is (M, N) float32. ``layer``
@@ -34,6 +39,10 @@ class Float32Backend:
     def gemm(self, x, w, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
         return np.matmul(x, w.T)
 
+    def gemm_groups(self, x, w, *, layer: int, row_offsets, op_name: str) -> np.ndarray:
+        # numpy runs a stacked matmul as one BLAS call per product, the same call as gemm
+        return np.matmul(x, np.swapaxes(w, -1, -2))
+
     def __repr__(self):
         return "Float32Backend()"
 
@@ -55,7 +64,7 @@ class AbfpBackend:
         self.seed = int(seed)
         self.layer_cfgs = dict(layer_cfgs or {})
         self.name = "abfp"
-        self._prepared: dict = {}  # op name -> (weight object, cfg, prepared tiles)
+        self._prepared: dict = {}  # (op name, layer) -> (weight object, cfg, prepared tiles)
         # optional cache shared by backends running the SAME trace (searches): programmed
         # weights keyed by (op name, layer, cfg, seed), so the weight objects may differ
         self._shared = prepared_cache
@@ -71,16 +80,16 @@ class AbfpBackend:
             return abfp_matmul(x, w, cfg, self.seed, layer=layer, row_offset=row_offset)
         from ..signal import finalize, prepare_weights
 
-        hit = self._prepared.get(op_name)
+        hit = self._prepared.get((op_name, layer))
         skey = (op_name, int(layer), cfg, self.seed, tuple(w.shape))
         if hit is not None and hit[0] is w and hit[1] is cfg:
             prep = hit[2]
         elif self._shared is not None and skey in self._shared:
             prep = self._shared[skey]
-            self._prepared[op_name] = (w, cfg, prep)
+            self._prepared[(op_name, layer)] = (w, cfg, prep)
         else:  # same work abfp_matmul does; remembered in case the same weights come back
             prep = prepare_weights(w, cfg, self.seed, layer)
-            self._prepared[op_name] = (w, cfg, prep)
+            self._prepared[(op_name, layer)] = (w, cfg, prep)
             if self._shared is not None:
                 self._shared[skey] = prep
         x = np.ascontiguousarray(x, dtype=np.float32)
@@ -90,6 +99,13 @@ class AbfpBackend:
         prep.accumulate(x, acc, 0, prep.num_blocks, row_offset=int(row_offset), col_start=0,
                         col_stop=prep.num_rows)
         return finalize(acc)
+
+    def gemm_groups(self, x, w, *, layer: int, row_offsets, op_name: str) -> np.ndarray:
+        """G products whose weights are activations (programmed per product): one call."""
+        from ..signal import abfp_matmul_groups
+
+        return abfp_matmul_groups(x, w, self.cfg_for(op_name), self.seed, layer=layer,
+                                  row_offsets=row_offsets)
 
     def __repr__(self):
         return f"AbfpBackend({self.cfg!r}, seed={self.seed}, layer_cfgs={sorted(self.layer_cfgs)})"
@@ -136,5 +152,19 @@ class MixedBackend:
         b = self.backends.get(op_name, self.default)
         return b.gemm(x, w, layer=layer, row_offset=row_offset, op_name=op_name)
 
+    def gemm_groups(self, x, w, *, layer: int, row_offsets, op_name: str) -> np.ndarray:
+        b = self.backends.get(op_name, self.default)
+        return gemm_groups(b, x, w, layer=layer, row_offsets=row_offsets, op_name=op_name)
+
     def __repr__(self):
         return f"MixedBackend({self.default!r}, {sorted(self.backends)})"
+
+
+def gemm_groups(backend, x, w, *, layer: int, row_offsets, op_name: str) -> np.ndarray:
+    """``backend.gemm_groups`` if it has one, else one ``backend.gemm`` call per product."""
+    fn = getattr(backend, "gemm_groups", None)
+    if fn is not None:
+        return fn(x, w, layer=layer, row_offsets=row_offsets, op_name=op_name)
+    return np.stack([np.asarray(backend.gemm(x[g], w[g], layer=layer, row_offset=int(row_offsets[g]),
+                                             op_name=op_name), dtype=np.float32)
+                     for g in range(x.shape[0])])
