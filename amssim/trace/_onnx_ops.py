@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .import_onnx import _C, _onnx_dtype
+from .import_onnx import _C, _Plane, _onnx_dtype
 from .ops.gemm import conv_transpose_as_conv
 
 
@@ -403,8 +403,7 @@ def _pool(mode):
                 cv.fail(node, "MaxPool indices with storage_order=1 are not supported")
             del attrs["mode"]
             idx = cv.emit(node, "max_pool_indices", [x], attrs=attrs, name=node.output[1])
-            cv.plane_idx[idx] = int(np.prod(cv.s1[x][2:]))
-            return y, idx
+            return y, _Plane(idx, np.prod(cv.s1[x][2:]), cv.s1[x][1], np.prod(cv.s1[idx][2:]))
         return y
     return h
 
@@ -414,9 +413,10 @@ def _global(mode):
 
 
 def h_max_unpool(cv, node, at):
-    x, idx = cv.act(node, 0), cv.act(node, 1)
-    if idx not in cv.plane_idx:
-        cv.fail(node, "MaxUnpool indices must come from a MaxPool of this graph")
+    x, p = cv.act(node, 0), cv.val(node, 1)
+    if not isinstance(p, _Plane) or cv.s1[p.local] != cv.s1[x]:
+        cv.fail(node, "MaxUnpool indices must come from a MaxPool of this graph, in its output shape")
+    idx = p.local
     sp = cv.s1[x][2:]
     nd = len(sp)
     k = [int(v) for v in at["kernel_shape"]]
@@ -426,6 +426,8 @@ def h_max_unpool(cv, node, at):
         size = [int(v) for v in cv.vals[node.input[2]].v1[-nd:]]
     else:
         size = [(sp[i] - 1) * stride[i] - pads[i] - pads[nd + i] + k[i] for i in range(nd)]
+    if int(np.prod(size)) != p.size:
+        cv.fail(node, f"MaxUnpool output size {size} differs from the pooled input's planes")
     return cv.emit(node, "max_unpool", [x, idx], attrs={"output_size": size})
 
 
@@ -764,11 +766,85 @@ def h_cumsum(cv, node, at):
     return cv.emit(node, "cumsum", [cv.act(node, 0)], attrs={"axis": int(np.asarray(cv.const(node, 1)).reshape(-1)[0])})
 
 
+# ---------------------------------------------------------------- max-pooling indices (_Plane values)
+
+def _plane_reshape(h):
+    """Reshape-like ops act on the local indices; the linear order (and so each entry's plane) is kept."""
+    def f(cv, node, at, p):
+        cv.vals[node.input[0]] = p.local
+        try:
+            out = h(cv, node, at)
+        finally:
+            cv.vals[node.input[0]] = p
+        return _Plane(out, p.size, p.chans, p.n)
+    return f
+
+
+def _plane_slice(cv, node, at, p):
+    nd = len(cv.s1[p.local])
+    axes = cv.const(node, 3, np.arange(len(cv.const(node, 1))))
+    if nd < 3 or cv.s1[p.local][1] != p.chans or any(int(a) % nd < 2 for a in axes.reshape(-1)):
+        cv.fail(node, "max-pooling indices may be sliced along spatial axes only")
+    out = _plane_reshape(h_slice)(cv, node, at, p)
+    out.n = int(np.prod(cv.s1[out.local][2:]))
+    return out
+
+
+def _plane_sub(cv, node, at, p):
+    q = cv.val(node, 1)
+    if not isinstance(q, _Plane) or (q.size, q.chans) != (p.size, p.chans):
+        cv.fail(node, "max-pooling indices may only be subtracted from indices of the same planes")
+    return cv.emit(node, "sub", [p.local, q.local])
+
+
+def _plane_offset(cv, x, c):
+    """``c`` (batch-dependent) = (sample * C + channel) * size for an activation x (B, C, ...): size, else None."""
+    ba = _batch_affine(c) if isinstance(c, _C) else None
+    sx = cv.s1[x]
+    if ba is None or len(sx) < 2 or c.v1.ndim != len(sx) or c.v1.shape[1] != sx[1] \
+            or any(d != 1 for d in c.v1.shape[2:]):
+        return None
+    ch = sx[1]
+    first = ba[0].reshape(ch)
+    size = int(first[1]) if ch > 1 else int(np.asarray(ba[1]).reshape(-1)[0])
+    if size < 1 or not np.array_equal(first, np.arange(ch) * size) or not np.all(ba[1] == ch * size):
+        return None
+    return size
+
+
+def h_add(cv, node, at):
+    for i in (0, 1):
+        x, c = cv.val(node, i), cv.val(node, 1 - i)
+        if isinstance(x, str) and isinstance(c, _C) and not c.static and cv.dt[x] == "int64":
+            size = _plane_offset(cv, x, c)
+            if size is not None:  # local positions plus each plane's base: flat unpooling indices
+                return _Plane(x, size, cv.s1[x][1], int(np.prod(cv.s1[x][2:])))
+    return _binary("add", True)(cv, node, at)
+
+
+def h_scatter_nd(cv, node, at):
+    data, p, upd = cv.val(node, 0), cv.val(node, 1), cv.act(node, 2)
+    if _s(at, "reduction", "none") != "none" or not isinstance(p, _Plane) or not isinstance(data, _C) \
+            or data.v1.ndim != 1 or np.any(data.v1) or np.any(data.v2) or cv.s1[p.local][-1] != 1:
+        cv.fail(node, "ScatterND is supported as unpooling only: max-pooling indices scattered into a flat "
+                      "zero tensor")
+    per = p.chans * p.size
+    if data.v1.shape != (per,) or data.v2.shape != (2 * per,):
+        cv.fail(node, "ScatterND target does not hold the index planes of each sample")
+    n_upd = int(np.prod(cv.s1[upd]))
+    if n_upd != p.chans * p.n or int(np.prod(cv.s1[p.local])) != n_upd:
+        cv.fail(node, "ScatterND updates do not match the indices")
+    x = cv.emit(node, "reshape", [upd], attrs={"shape": [-1, p.chans, p.n]}, name=cv.nm(node, "_x"))
+    i = cv.emit(node, "reshape", [p.local], attrs={"shape": [-1, p.chans, p.n]}, name=cv.nm(node, "_i"))
+    y = cv.emit(node, "max_unpool", [x, i], attrs={"output_size": [p.size]}, name=cv.nm(node, "_unpool"))
+    return cv.emit(node, "reshape", [y], attrs={"shape": [-1]})
+
+
 HANDLERS = {
     # GEMMs
     "Conv": h_conv, "ConvTranspose": h_conv_transpose, "Gemm": h_gemm, "MatMul": h_matmul,
     # elementwise
-    "Add": _binary("add", True), "Sub": _binary("sub"), "Mul": _binary("mul", True), "Div": _binary("div"),
+    "Add": h_add, "ScatterND": h_scatter_nd, "Sub": _binary("sub"), "Mul": _binary("mul", True), "Div": _binary("div"),
     "Pow": _binary("pow"), "Max": _binary("maximum", True), "Min": _binary("minimum", True),
     "Sum": _binary("add", True),
     "Equal": _binary("eq", True, bool_out=True), "Less": _binary("lt", rev="gt", bool_out=True),
@@ -799,3 +875,6 @@ HANDLERS = {
     "ReduceL2": _reduce("sum", pre="square", post="sqrt"), "ArgMax": _arg("argmax"), "ArgMin": _arg("argmin"),
     "CumSum": h_cumsum,
 }
+PLANE_OPS = {"Reshape": _plane_reshape(h_reshape), "Unsqueeze": _plane_reshape(h_unsqueeze),
+             "Squeeze": _plane_reshape(h_squeeze), "Flatten": _plane_reshape(h_flatten), "Slice": _plane_slice,
+             "Sub": _plane_sub, "Identity": lambda cv, node, at, p: p}

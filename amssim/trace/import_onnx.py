@@ -44,6 +44,21 @@ class _C:
         return self.v1 is self.v2 or (self.v1.shape == self.v2.shape and np.array_equal(self.v1, self.v2))
 
 
+class _Plane:
+    """ONNX max-pooling indices: flat positions ``plane * size + local`` over the whole tensor.
+
+    The trace holds only ``local`` (the position within each (sample, channel) plane of
+    ``size`` elements, as ``max_pool_indices``); ``chans`` planes per sample, ``n`` index
+    entries per plane in ``local``'s linear order. Reshapes, spatial slices, the
+    difference of two such values and scatters into zeros (unpooling) are translated.
+    """
+
+    __slots__ = ("local", "size", "chans", "n")
+
+    def __init__(self, local, size, chans, n):
+        self.local, self.size, self.chans, self.n = local, int(size), int(chans), int(n)
+
+
 def _attrs(node):
     import onnx
 
@@ -71,7 +86,6 @@ class _Onnx:
         self.ref = None  # a graph input (batch on axis 0): the ref of batch-broadcast constants
         self.opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
         self._mat = {}  # onnx name -> materialised constant activation
-        self.plane_idx = {}  # MaxPool index activations (per plane in the trace) -> plane size
 
     # ------------------------------------------------------------ errors, emission
     def fail(self, node, msg):
@@ -112,6 +126,9 @@ class _Onnx:
             return v
         if v is None:
             self.fail(node, f"input {i} is missing")
+        if isinstance(v, _Plane):
+            self.fail(node, f"input {i} holds max-pooling indices, which amssim supports only for unpooling "
+                            "(MaxUnpool, or a scatter into zeros)")
         key = node.input[i]
         if key not in self._mat:
             self._mat[key] = self.materialize(node, v, node.input[i])
@@ -208,13 +225,14 @@ class _Onnx:
         from onnx.reference import ReferenceEvaluator
 
         try:
-            ev = ReferenceEvaluator(node, opsets={"": self.opset})
+            ev = ReferenceEvaluator(node, opsets={"": self.opset}, new_ops=_fixed_ops())
         except Exception as exc:  # noqa: BLE001 - the reference runtime raises many types
             self.fail(node, f"cannot fold this operator on constants ({type(exc).__name__}: {exc})")
         names = [n for n in node.input]
 
         def run(which):
-            feed = {n: getattr(c, which) for n, c in zip(names, ins) if n}
+            # contiguous copies: some reference kernels mishandle broadcast (zero-stride) views
+            feed = {n: _contig(getattr(c, which)) for n, c in zip(names, ins) if n}
             try:
                 res = ev.run(None, feed)
             except Exception as exc:  # noqa: BLE001
@@ -234,6 +252,7 @@ class _Onnx:
                 self.fail(node, f"input {n!r} is not defined")
         if op == "Shape":
             v = self.vals[node.input[0]]
+            v = v.local if isinstance(v, _Plane) else v
             if isinstance(v, str):
                 s = _C(np.array(self.s1[v], np.int64), np.array(self.s2[v], np.int64))
                 lo, hi = at.get("start", 0), at.get("end", None)
@@ -241,15 +260,39 @@ class _Onnx:
         if op == "Size" and isinstance(self.vals[node.input[0]], str):
             x = self.vals[node.input[0]]
             return _C(np.array(np.prod(self.s1[x]), np.int64), np.array(np.prod(self.s2[x]), np.int64))
-        if not any(isinstance(self.vals.get(n), str) for n in node.input if n):
+        if all(isinstance(self.vals.get(n), _C) for n in node.input if n):
             return self.fold(node, at)
-        from ._onnx_ops import HANDLERS
+        from ._onnx_ops import HANDLERS, PLANE_OPS
+
+        p = self.vals.get(node.input[0]) if node.input and node.input[0] else None
+        if isinstance(p, _Plane) and op in PLANE_OPS:
+            return PLANE_OPS[op](self, node, at, p)
 
         h = HANDLERS.get(op) if node.domain in ("", "ai.onnx") else None
         if h is None:
             dom = f"{node.domain}::" if node.domain not in ("", "ai.onnx") else ""
             self.fail(node, f"unsupported ONNX operator {dom}{op!r}")
         return h(self, node, at)
+
+
+def _fixed_ops():
+    """Replacements for reference kernels that are wrong on some inputs (onnx 1.2x:
+    GatherElements with more than 32 entries along the axis of a 2-d tensor)."""
+    from onnx.reference.op_run import OpRun
+
+    class GatherElements(OpRun):
+        op_domain = ""
+
+        def _run(self, data, indices, axis=None):
+            ax = int(axis or 0) % data.ndim
+            idx = np.where(indices < 0, indices + data.shape[ax], indices)
+            return (np.take_along_axis(data, idx, axis=ax),)
+
+    return [GatherElements]
+
+
+def _contig(a):
+    return a if a.flags.c_contiguous else a.copy()
 
 
 def _onnx_dtype(to):
