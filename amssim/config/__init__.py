@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from .device import (ArchConfig, ConvertersConfig, Device, EnergyConfig, NoiseConfig,
                      NumericsConfig, ProvenanceConfig, SECTIONS)
+from .digital import DigitalDevice
 from .dump import device_to_toml
 from .overrides import apply_overrides, canonical_json, config_hash
 from .registry import device_from_dict, list_devices, load_device, load_device_file, search_dirs
 
 __all__ = [
-    "ArchConfig", "ConvertersConfig", "Device", "EnergyConfig", "NoiseConfig",
+    "ArchConfig", "ConvertersConfig", "Device", "DigitalDevice", "EnergyConfig", "NoiseConfig",
     "NumericsConfig", "ProvenanceConfig", "SECTIONS", "apply_overrides", "canonical_json",
     "config_hash", "device_from_dict", "device_to_toml", "list_devices", "load_device",
     "load_device_file", "search_dirs",

@@ -16,11 +16,12 @@ from .mapping import STAGES, Chunk, GemmPlan, TileJob, plan_gemm, program_cycles
 from .model import SimLog, simulate_plan
 from .result import ACTIONS, COMPONENTS, LayerTiming, TimingResult
 from .simulate import GemmShape, combine_layers, simulate_timing, time_instance
+from .systolic import fold_cycles_closed_form, plan_systolic
 
 __all__ = [
     "ACTIONS", "COMPONENTS", "Chunk", "GemmPlan", "GemmShape", "LayerTiming", "STAGES", "SimLog",
     "TileJob", "TimingResult", "TimedAbfpBackend", "combine_layers", "plan_gemm", "plan_times",
-    "program_cycles", "simulate_plan", "simulate_timing", "steady_state_cycles", "time_instance",
+    "fold_cycles_closed_form", "plan_systolic", "program_cycles", "simulate_plan", "simulate_timing", "steady_state_cycles", "time_instance",
 ]
 
 
