@@ -176,6 +176,11 @@ class DigitalDevice:
         a = self.arch
         return a.arrays * a.array_rows * a.array_cols * a.clock_hz
 
+    def abfp_config(self):
+        """Digital devices have no analog ABFP tile (commands that need one say so)."""
+        raise DeviceError(f"{self.path or self.name}: device {self.name!r} is digital "
+                          f"([arch] kind = \"digital\"): it has no analog ABFP tile; use an analog device")
+
     def to_dict(self, *, with_sources: bool = True) -> dict:
         out = {}
         for sec in DIGITAL_SECTIONS:
