@@ -97,7 +97,7 @@ def _make_module_class():
                 try:
                     y = self._run(op, ins)
                 except (ValueError, RuntimeError) as exc:
-                    raise TraceError(f"trace {self.trace.name!r}: op {op.name!r} ({op.kind}): {exc}") from None
+                    raise TraceError(f"trace {self.trace.name!r}: op {op.name!r} ({op.kind}): {exc}") from exc
                 if y.is_floating_point() and not SPECS[op.kind].gemm:
                     y = num.act(y)
                 env[op.outputs[0]] = y

@@ -33,10 +33,11 @@ import numpy as np
 
 from ..errors import TraceError
 from . import im2col as _im
-from .backends import Float32Backend
+from .backends import Float32Backend, gemm_groups
 from ._kernels import diff_sums
 from .metrics import dense_top1_counts
 from .ops import SPECS, conv_geometry, round_bf16
+from .ops._base import OpDataError
 from .ops.gemm import dilate_input, group_layer, groups_of, input_dilation
 
 F32 = np.float32
@@ -114,20 +115,31 @@ class Executor:
         self.stats = {op.name: _Stats() for op in trace.ops if SPECS[op.kind].gemm}
 
     def _gemm(self, op, x, w, row_offset, bias, layer=None):
-        """One (M, K) x (N, K)^T product through the backend (+ float32 reference)."""
+        """One (M, K) x (N, K)^T product through the backend (+ float32 reference).
+
+        With x (G, M, K) and w (G, N, K), G independent products in one backend call
+        (``gemm_groups``; ``row_offset`` holds one offset per product); statistics are
+        still added product by product, so they equal G separate calls bit for bit.
+        """
         x = np.ascontiguousarray(x, dtype=F32)
         layer = op.index if layer is None else layer
-        y = self.backend.gemm(x, w, layer=layer, row_offset=int(row_offset), op_name=op.name)
+        if x.ndim == 3:
+            y = gemm_groups(self.backend, x, w, layer=layer, row_offsets=[int(o) for o in row_offset],
+                            op_name=op.name)
+        else:
+            y = self.backend.gemm(x, w, layer=layer, row_offset=int(row_offset), op_name=op.name)
         y = np.asarray(y, dtype=F32)
         if bias is not None:
             y = y + bias
         if self.bf16:
             y = round_bf16(y)
         if self.differential:
-            ref = x @ w.T
+            ref = np.matmul(x, np.swapaxes(w, -1, -2))  # per product the same BLAS call as x @ w.T
             if bias is not None:
                 ref += bias
-            self.stats[op.name].add(y, ref)
+            st = self.stats[op.name]
+            for yg, rg in (zip(y, ref) if x.ndim == 3 else ((y, ref),)):
+                st.add(yg, rg)
         return y
 
     def _run_gemm(self, op, ins, start, batch):
@@ -155,9 +167,9 @@ class Executor:
             b3 = np.swapaxes(b3, 1, 2)  # -> (G, N, K)
         g_total, m = a3.shape[0], a3.shape[1]
         c = g_total // batch
-        out = np.empty((g_total, m, b3.shape[1]), F32)
-        for g in range(g_total):
-            out[g] = self._gemm(op, a3[g], np.ascontiguousarray(b3[g], dtype=F32), (start * c + g) * m, None)
+        # all (sample, head) products in one call; product g keeps row_offset (start*c + g)*m
+        offs = [(start * c + g) * m for g in range(g_total)]
+        out = self._gemm(op, a3, np.ascontiguousarray(b3, dtype=F32), offs, None)
         return np.moveaxis(out.reshape(lead + out.shape[1:]), 0, bax)
 
     def _run_conv(self, op, x, p, start, batch, bias):
@@ -202,8 +214,8 @@ class Executor:
                     y = spec.run(ins, self.params[op.name], op.attrs)[0]
                     if self.bf16 and y.dtype == F32:
                         y = round_bf16(y)
-            except ValueError as exc:
-                raise TraceError(f"trace {t.name!r}: op {op.name!r} ({op.kind}): {exc}") from None
+            except OpDataError as exc:  # bad data (ids out of range); anything else is a bug
+                raise TraceError(f"trace {t.name!r}: op {op.name!r} ({op.kind}): {exc}") from exc
             env[op.outputs[0]] = y
         return env
 

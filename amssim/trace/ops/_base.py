@@ -27,6 +27,12 @@ INT_DTYPES = ("int64", "int32")
 SPECS: dict[str, "OpSpec"] = {}
 
 
+class OpDataError(ValueError):
+    """Raised by an op implementation when the DATA is invalid (an id or index out of
+    range): the executor reports it as bad input (exit 2). Any other exception from an
+    op is a bug and is not disguised as bad input."""
+
+
 def _fail_dtype(msg):
     raise ValueError(msg)
 

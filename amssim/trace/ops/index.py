@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import F32, INT_DTYPES, dt_gather, norm_axis, register, torch_mod
+from ._base import F32, OpDataError, INT_DTYPES, dt_gather, norm_axis, register, torch_mod
 
 FAMILY = "index"
 
@@ -21,20 +21,20 @@ FAMILY = "index"
 def _check_range(idx, n, what):
     idx = np.asarray(idx)
     if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise ValueError(f"{what} out of range [-{n}, {n}): min {idx.min()}, max {idx.max()}")
+        raise OpDataError(f"{what} out of range [-{n}, {n}): min {idx.min()}, max {idx.max()}")
 
 
 def _r_embedding(ins, ps, at):
     ids, w = ins[0], ps["weight"]
     if ids.size and (ids.min() < 0 or ids.max() >= w.shape[0]):
-        raise ValueError(f"token id out of range [0, {w.shape[0]}): min {ids.min()}, max {ids.max()}")
+        raise OpDataError(f"token id out of range [0, {w.shape[0]}): min {ids.min()}, max {ids.max()}")
     return [w[ids]]
 
 
 def _t_embedding(ins, ps, at):
     ids, w = ins[0], ps["weight"]
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= w.shape[0]):
-        raise ValueError(f"token id out of range [0, {w.shape[0]})")
+        raise OpDataError(f"token id out of range [0, {w.shape[0]})")
     return torch_mod().nn.functional.embedding(ids, w)
 
 

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .. import im2col as _im
-from ._base import F32, dt_first_float, dt_int_out, register, torch_mod
+from ._base import F32, OpDataError, dt_first_float, dt_int_out, register, torch_mod
 
 FAMILY = "pool"
 
@@ -165,7 +165,7 @@ def _r_unpool(ins, ps, at):
     n = math.prod(out)
     flat = np.asarray(idx).reshape(idx.shape[:2] + (-1,))
     if flat.size and (flat.min() < 0 or flat.max() >= n):
-        raise ValueError(f"max_unpool index out of range [0, {n})")
+        raise OpDataError(f"max_unpool index out of range [0, {n})")
     y = np.zeros(x.shape[:2] + (n,), F32)
     np.put_along_axis(y, flat, np.asarray(x, F32).reshape(x.shape[:2] + (-1,)), axis=2)
     return [y.reshape(x.shape[:2] + tuple(out))]
