@@ -7,7 +7,7 @@ Public names: :class:`AbfpConfig`, :func:`abfp_matmul`, :func:`prepare_weights`,
 
 from __future__ import annotations
 
-from .abfp import AbfpPrepared, abfp_matmul, finalize, prepare_weights
+from .abfp import AbfpPrepared, abfp_matmul, abfp_matmul_groups, finalize, prepare_weights
 from .config import AbfpConfig, NoiseKind, ScaleFormat
 from .noise import sample_noise
 from .variance import abfp_error_variance, saturation_fraction
@@ -19,6 +19,7 @@ __all__ = [
     "ScaleFormat",
     "abfp_error_variance",
     "abfp_matmul",
+    "abfp_matmul_groups",
     "finalize",
     "prepare_weights",
     "sample_noise",

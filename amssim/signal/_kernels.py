@@ -284,6 +284,37 @@ def epilogue(S, sx, sx_t0, swT, t0, c0, num, off, den, kappa, Ly, acc, acc_c0, r
 
 
 @njit_parallel
+def row_col_hashes_rows(kind, keys, arow, c0, hb1, hb2):
+    """:func:`row_col_hashes` for rows with global indices ``arow`` (R,) uint32."""
+    for r in prange(hb1.shape[0]):
+        _row_hashes(kind, keys, arow[r], c0, hb1[r], hb2[r])
+
+
+@njit_parallel
+def epilogue_groups(S, sx, swG, gm, num, off, den, kappa, Ly, acc, arow,
+                    kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2):
+    """:func:`epilogue` of independent products stacked along rows (all blocks, all columns).
+
+    S (T, R, N) integer dot products; row r belongs to product r // gm, whose weight
+    scales are swG[r // gm] (T, N), and has global row index arow[r]; sx (R, T);
+    acc (R, N) float32; hb1/hb2 (R, N or 0) from :func:`row_col_hashes_rows`.
+    """
+    T, R, nc = S.shape
+    Lyf = np.float64(Ly)
+    simple = sig_b == 0.0 and adc_inl.shape[0] == 0
+    for r in prange(R):
+        E = np.zeros(nc)
+        a = arow[r]
+        hs = row_hash(keys[4], a)
+        swT = swG[r // gm]
+        accrow = acc[r]
+        for t in range(T):
+            _epilogue_row(S[t, r], num, off, E, hb1[r], hb2[r], swT[t], accrow, den, kappa,
+                          Lyf, Ly, sx[r, t], simple, kind, scale, dof, cdf, edges, keys, a,
+                          0, t, sig_b, hs, adc_inl)
+
+
+@njit_parallel
 def fused(xc, sx, wT, swT, t0, c0, nc, num, off, den, kappa, Ly, acc, acc_c0, row0,
           kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, rb):
     """Block dot products (float32 integer codes, exact) fused with the epilogue.

@@ -84,6 +84,28 @@ def _channel(values, N):
     return v[np.arange(N) % len(v)]
 
 
+def _levels(cfg):
+    return (2 ** (cfg.input_bits - 1) - 1, 2 ** (cfg.weight_bits - 1) - 1,
+            2 ** (cfg.adc_bits - 1) - 1)
+
+
+def _tile_constants(cfg, N, seed, layer):
+    """Per-column gain numerators and offsets, den, kappa, noise keys and tables."""
+    n = cfg.tile_width
+    Lx, Lw, Ly = _levels(cfg)
+    G = cfg.gain
+    gains = _channel(cfg.channel_gain_error, N)
+    num = (np.full(N, G) if gains is None else G * (1.0 + gains)) * Ly
+    off = _channel(cfg.channel_offset_lsb, N)
+    off = np.zeros(N) if off is None else off
+    keys = np.array([*stream_key(seed, Stream.OUTPUT_NOISE, layer),
+                     *stream_key(seed, Stream.OUTPUT_NOISE_2, layer),
+                     *stream_key(seed, Stream.SIGNAL_NOISE, layer)], np.uint32)
+    cdf, edges = noise_tables(cfg)
+    return (num, off, float(n * Lx * Lw), n / (Ly * G), keys, cdf, edges,
+            np.asarray(cfg.adc_inl_lsb, np.float64))
+
+
 class AbfpPrepared:
     """Weights programmed into tiles: scales, codes (+ programming noise) and keys.
 
@@ -106,9 +128,7 @@ class AbfpPrepared:
         N, Kd = w.shape
         T = -(-Kd // n)
         self.num_rows, self.k, self.num_blocks, self.n = N, Kd, T, n
-        self.Lx = 2 ** (cfg.input_bits - 1) - 1
-        self.Lw = 2 ** (cfg.weight_bits - 1) - 1
-        self.Ly = 2 ** (cfg.adc_bits - 1) - 1
+        self.Lx, self.Lw, self.Ly = _levels(cfg)
         bound = n * self.Lx * self.Lw
         if bound >= 2**53:
             raise ConfigError(
@@ -131,19 +151,8 @@ class AbfpPrepared:
         del codes
         #: narrow float32 tiles: dot products fused into the epilogue kernel (no BLAS)
         self.fused = (not self.float_path) and code_dtype == np.float32 and n <= _FUSED_MAX_N
-        G = cfg.gain
-        gains = _channel(cfg.channel_gain_error, N)
-        self._num = (np.full(N, G) if gains is None else G * (1.0 + gains)) * self.Ly
-        off = _channel(cfg.channel_offset_lsb, N)
-        self._off = np.zeros(N) if off is None else off
-        self._den = float(n * self.Lx * self.Lw)
-        self._kappa = n / (self.Ly * G)
-        keys = [*stream_key(self.seed, Stream.OUTPUT_NOISE, self.layer),
-                *stream_key(self.seed, Stream.OUTPUT_NOISE_2, self.layer),
-                *stream_key(self.seed, Stream.SIGNAL_NOISE, self.layer)]
-        self._keys = np.array(keys, np.uint32)
-        self._cdf, self._edges = noise_tables(cfg)
-        self._adc_inl = np.asarray(cfg.adc_inl_lsb, np.float64)
+        (self._num, self._off, self._den, self._kappa, self._keys, self._cdf, self._edges,
+         self._adc_inl) = _tile_constants(cfg, N, self.seed, self.layer)
 
     # ------------------------------------------------------------------
     def accumulate(self, x_rows, acc, t_start: int, t_stop: int, *, row_offset: int,
@@ -276,3 +285,74 @@ def abfp_matmul(x, w, cfg: AbfpConfig, seed: int = 0, *, layer: int = 0,
                     col_stop=prep.num_rows)
     K.bf16_inplace(acc)
     return acc
+
+
+#: elements of S (blocks x rows x columns) per stacked-products chunk
+_GROUP_ELEMS = 1 << 22
+
+
+def abfp_matmul_groups(x, w, cfg: AbfpConfig, seed: int = 0, *, layer: int = 0,
+                       row_offsets) -> np.ndarray:
+    """G independent products at once: x (G, M, K), w (G, N, K) -> (G, M, N) float32.
+
+    Bit-identical to ``abfp_matmul(x[g], w[g], cfg, seed, layer=layer,
+    row_offset=row_offsets[g])`` for every g (each product programs its own weights),
+    without a Python call per product (attention: one product per sample and head).
+    """
+    _check_cfg(cfg)
+    seed = _check_int("seed", seed)
+    layer = _check_int("layer", layer)
+    x = np.asarray(x)
+    w = np.asarray(w)
+    if x.ndim != 3 or w.ndim != 3 or x.shape[0] != w.shape[0] or x.shape[2] != w.shape[2]:
+        raise ConfigError(f"x must be (G, M, K) and w (G, N, K) with the same G and K, got "
+                          f"shapes {x.shape} and {w.shape}")
+    G, M, Kd = x.shape
+    N = w.shape[1]
+    offs = [_check_int("row_offsets[g]", o) for o in np.asarray(row_offsets).reshape(-1).tolist()]
+    if len(offs) != G:
+        raise ConfigError(f"row_offsets must have one entry per product ({G}), got {len(offs)}")
+    if any(o + M > 2**32 for o in offs):
+        raise ConfigError(f"row_offset + rows must be <= 2**32, got {max(offs) + M}")
+    n = cfg.tile_width
+    Lx, Lw, Ly = _levels(cfg)
+    simple_path = (not cfg.ideal and not cfg.dac_inl_lsb and cfg.weight_noise_rel == 0.0
+                   and n * Lx * Lw < 2**24 and Kd > 0)
+    if not simple_path or G * M * N == 0:
+        out = np.empty((G, M, N), np.float32)
+        for g in range(G):
+            out[g] = abfp_matmul(x[g], w[g], cfg, seed, layer=layer, row_offset=offs[g])
+        return out
+    x2 = _check_matrix("x", x.reshape(G * M, Kd))
+    w2 = _check_matrix("w", w.reshape(G * N, Kd))
+    T = -(-Kd // n)
+    num, off, den, kappa, keys, cdf, edges, adc_inl = _tile_constants(cfg, N, seed, layer)
+    kind = int(cfg.noise_kind)
+    fmt = int(cfg.scale_kind)
+    wc = np.empty((T, G * N, n), np.float32)
+    sw = np.empty((G * N, T), np.float64)
+    K.quantize_blocks(w2, n, 0, Lw, fmt, wc, sw)
+    wc = wc.reshape(T, G, N, n).swapaxes(2, 3)  # (T, G, n, N) view
+    swG = np.ascontiguousarray(sw.reshape(G, N, T).transpose(0, 2, 1))  # (G, T, N)
+    arow_all = (np.asarray(offs, np.int64)[:, None] + np.arange(M)).astype(np.uint32).reshape(-1)
+    out = np.zeros((G, M, N), np.float32)
+    nc2 = N if kind in (int(NoiseKind.GAUSSIAN), int(NoiseKind.EMPIRICAL)) else 0
+    gc = max(1, min(G, _GROUP_ELEMS // max(1, T * M * max(N, n))))
+    for g0 in range(0, G, gc):
+        g1 = min(G, g0 + gc)
+        R = (g1 - g0) * M
+        xc = np.empty((T, R, n), np.float32)
+        sx = np.empty((R, T), np.float64)
+        K.quantize_blocks(x2[g0 * M:g1 * M], n, 0, Lx, fmt, xc, sx)
+        # integer codes: S is exact in float32 whatever BLAS's summation order
+        S = np.matmul(xc.reshape(T, g1 - g0, M, n), wc[:, g0:g1]).reshape(T, R, N)
+        arow = arow_all[g0 * M:g1 * M]
+        hb1 = np.empty((R, N), np.uint32)
+        hb2 = np.empty((R, nc2), np.uint32)
+        K.row_col_hashes_rows(kind, keys, arow, 0, hb1, hb2)
+        acc = out[g0:g1].reshape(R, N)
+        K.epilogue_groups(S, sx, swG[g0:g1], M, num, off, den, kappa, Ly, acc, arow, kind,
+                          float(cfg.noise_lsb), float(cfg.noise_dof), cdf, edges, keys,
+                          float(cfg.signal_noise_var_lsb2), adc_inl, hb1, hb2)
+    K.bf16_inplace(out)
+    return out

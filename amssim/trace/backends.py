@@ -165,6 +165,8 @@ def gemm_groups(backend, x, w, *, layer: int, row_offsets, op_name: str) -> np.n
     fn = getattr(backend, "gemm_groups", None)
     if fn is not None:
         return fn(x, w, layer=layer, row_offsets=row_offsets, op_name=op_name)
+    if x.shape[0] == 0:
+        return np.empty((0, x.shape[1], w.shape[1]), np.float32)
     return np.stack([np.asarray(backend.gemm(x[g], w[g], layer=layer, row_offset=int(row_offsets[g]),
                                              op_name=op_name), dtype=np.float32)
                      for g in range(x.shape[0])])
