@@ -161,7 +161,7 @@ def _read_header(fh, where: str, error):
     return tuple(int(d) for d in shape), bool(fortran), dtype
 
 
-def npy_header(fh, where: str, *, error=InputError, data_bytes: int | None = None):
+def npy_header(fh, where: str, *, error=InputError, data_bytes: int | None = None, budget: bool = True):
     """(shape, fortran_order, dtype, nbytes) of an open ``.npy`` stream, positioned at the data.
 
     ``data_bytes``: the bytes available after the header (file or member size minus the
@@ -179,7 +179,8 @@ def npy_header(fh, where: str, *, error=InputError, data_bytes: int | None = Non
         if nbytes != avail:
             raise error(f"{where}: the .npy header declares shape {list(shape)} {dtype} ({nbytes} bytes) "
                         f"but the file holds {avail} data bytes")
-    check_bytes(nbytes, f"{where}: array of shape {list(shape)} {dtype}")
+    if budget:
+        check_bytes(nbytes, f"{where}: array of shape {list(shape)} {dtype}")
     return shape, fortran, dtype, nbytes
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -96,15 +95,11 @@ def _flat(table, where: str) -> dict:
 def load_run_config(path) -> RunConfig:
     """Read and check a run configuration file (keys are validated against a device later)."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: run configuration not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read run configuration: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    from .io_safety import read_toml
+
+    if not os.path.exists(path):
+        raise ConfigError(f"{path}: run configuration not found")
+    data = read_toml(path, "run configuration", error=ConfigError)
     unknown = sorted(set(data) - set(TOP_KEYS))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(TOP_KEYS)})")

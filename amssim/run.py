@@ -176,6 +176,9 @@ def simulate(trace, device: str = "abfp-paper", *, mode: str = "accuracy", seed:
     dev, opts = resolve_device(device, overrides)
     tr = _load(trace)
     gemms = tr.gemm_ops()
+    from .limits import check_timing_work
+
+    check_timing_work(gemms, dev, opts.batch)  # before any planning or allocation
     setups = {}
     if layer_overrides:
         from .mixed import resolve_layers
@@ -258,13 +261,14 @@ def _load(trace):
     """A loaded Trace, a trace directory, or a SCALE-Sim topology CSV (shape-only)."""
     import os
 
-    from .trace import from_scalesim, load_trace
+    from .trace import load_trace
+    from .trace.loader import read_scalesim
 
     if not (isinstance(trace, str) or hasattr(trace, "__fspath__")):
         return trace
     path = os.fspath(trace)
     if path.lower().endswith(".csv") and os.path.isfile(path):
-        return from_scalesim(path)
+        return read_scalesim(path)
     return load_trace(path)
 
 

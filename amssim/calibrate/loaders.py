@@ -19,13 +19,16 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tomllib
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import CalibrationError
+from ..limits import check_bytes, check_count
+
+#: channels a calibration data set may declare (per-channel fits and arrays are kept in memory)
+MAX_CHANNELS = 1_000_000
 
 META_KEYS = {
     "adc_bits": "ADC bits b_Y (2..16): observed codes must lie in +-(2^(b-1) - 1)",
@@ -58,13 +61,11 @@ class Metadata:
 def load_meta(path: str | None) -> Metadata:
     if not path:
         return Metadata()
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise CalibrationError(f"{path}: no such metadata file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CalibrationError(f"{path}: not valid TOML: {exc}") from None
+    from ..io_safety import read_toml
+
+    if not os.path.exists(path):
+        raise CalibrationError(f"{path}: no such metadata file")
+    data = read_toml(path, "metadata file", error=CalibrationError)
     for k in data:
         if k not in META_KEYS:
             raise CalibrationError(f"{path}: unknown key {k!r} (known: {', '.join(META_KEYS)})")
@@ -122,22 +123,43 @@ class _NpyStream:
         names = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
         if key not in names:
             raise CalibrationError(f"{path}: missing field {key!r} (arrays in file: {names or 'none'})")
-        self.fh = zf.open(key + ".npy")
+        from ..io_safety import _zip_errors, npy_header
+
+        self.path, self.key = path, key
+        info = zf.getinfo(key + ".npy")
+        if info.flag_bits & 0x1:
+            raise CalibrationError(f"{path}: field {key!r}: the member is encrypted")
         try:
-            version = np.lib.format.read_magic(self.fh)
-            reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                      else np.lib.format.read_array_header_2_0)
-            self.shape, self.fortran, self.dtype = reader(self.fh)
-        except ValueError as exc:
-            raise CalibrationError(f"{path}: field {key!r}: not a readable array: {exc}") from None
+            self.fh = zf.open(info)
+            # the header must declare exactly the member's (declared) uncompressed size; the
+            # data are streamed in chunks, so the memory budget does not apply to the total
+            start = self.fh.tell()
+            self.shape, self.fortran, self.dtype = npy_header(
+                self.fh, f"{path}: field {key!r}", error=CalibrationError, budget=False)[:3]
+            hdr = self.fh.tell() - start
+        except CalibrationError:
+            raise
+        except _zip_errors() as exc:
+            raise CalibrationError(f"{path}: field {key!r}: not a readable array ({type(exc).__name__}: "
+                                   f"{exc})") from exc
+        declared = int(np.prod(self.shape, dtype=object)) * self.dtype.itemsize
+        if declared != info.file_size - hdr:
+            raise CalibrationError(f"{path}: field {key!r}: the .npy header declares {declared} data bytes, "
+                                   f"the archive member holds {info.file_size - hdr}")
         if self.dtype.hasobject or self.dtype.kind not in "iuf":
             raise CalibrationError(f"{path}: field {key!r}: non-numeric dtype {self.dtype} "
                                    "(codes must be integers or floats)")
         self.size = int(np.prod(self.shape, dtype=np.int64))
 
     def read(self, n: int) -> np.ndarray:
+        from ..io_safety import _zip_errors
+
         nbytes = n * self.dtype.itemsize
-        buf = self.fh.read(nbytes)
+        try:
+            buf = self.fh.read(nbytes)
+        except _zip_errors() as exc:
+            raise CalibrationError(f"field {self.key!r}: corrupt archive data ({type(exc).__name__}: "
+                                   f"{exc})") from exc
         if len(buf) != nbytes:
             raise CalibrationError("truncated array data")
         return np.frombuffer(buf, dtype=self.dtype).astype(np.float64)
@@ -201,9 +223,11 @@ def open_paired(path: str, meta: Metadata) -> PairedSource:
         n, nch = _csv_scan(path)
         return PairedSource(path=path, kind="csv", shape=(n,), n_channels=nch, channel_axis=None,
                             full_scale=fs)
+    from ..io_safety import _zip_errors
+
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except _zip_errors() as exc:
         raise CalibrationError(f"{path}: not an .npz (zip) file or .csv: {exc}") from None
     with zf:
         e, o = _NpyStream(zf, "expected", path), _NpyStream(zf, "observed", path)
@@ -213,6 +237,9 @@ def open_paired(path: str, meta: Metadata) -> PairedSource:
         if e.fortran != o.fortran and len(e.shape) > 1:
             raise CalibrationError(f"{path}: fields 'expected' and 'observed' use different memory "
                                    "orders (save both C-ordered)")
+        # streamed in chunks (memory stays small), but the declared size bounds the work
+        check_bytes(e.size * e.dtype.itemsize + o.size * o.dtype.itemsize,
+                    f"{path}: fields 'expected' + 'observed' (declared uncompressed sizes)")
         if e.size == 0:
             raise CalibrationError(f"{path}: fields 'expected'/'observed' are empty (shape {e.shape})")
         axis, nch = None, 1
@@ -223,6 +250,7 @@ def open_paired(path: str, meta: Metadata) -> PairedSource:
                                        f"for {path} field 'observed' of shape {e.shape}")
             axis = meta.channel_axis % nd
             nch = int(e.shape[axis])
+            check_count(nch, MAX_CHANNELS, f"{path}: field 'observed' axis {axis}: the number of channels")
         return PairedSource(path=path, kind="npz", shape=tuple(e.shape), n_channels=nch,
                             channel_axis=axis, full_scale=fs)
 
@@ -284,6 +312,7 @@ def _csv_scan(path):
             if (ch < 0).any() or (ch != np.rint(ch)).any():
                 raise CalibrationError(f"{path}: field 'channel': needs integers >= 0")
             nch = max(nch, int(ch.max()) + 1)
+            check_count(nch, MAX_CHANNELS, f"{path}: field 'channel': the number of channels")
     if n == 0:
         raise CalibrationError(f"{path}: no data rows (empty file)")
     return n, nch
@@ -315,14 +344,10 @@ def load_transfer(path: str, meta: Metadata) -> TransferSweep:
         raise CalibrationError(f"{path}: no such file")
     if os.path.getsize(path) == 0:
         raise CalibrationError(f"{path}: empty file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in ("codes", "observed") if k in z.files}
-            files = list(z.files)
-    except ValueError as exc:
-        raise CalibrationError(f"{path}: non-numeric (object) array: {exc}") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise CalibrationError(f"{path}: not an .npz file: {exc}") from None
+    from ..io_safety import load_npz, npz_members
+
+    files = npz_members(path, error=CalibrationError, what="transfer .npz file")
+    arrays = load_npz(path, ("codes", "observed"), error=CalibrationError, what="transfer .npz file")
     for k in ("codes", "observed"):
         if k not in arrays:
             raise CalibrationError(f"{path}: missing field {k!r} (arrays in file: {files or 'none'})")

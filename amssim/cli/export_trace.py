@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from ..errors import TraceError
+
+#: a notice is printed above these sizes (far beyond the shipped workloads)
+MANY_GEMMS = 10_000
+MANY_MACS = 1e15
 
 NAME = "export-trace"
 HELP = "export a trace from a torch.export .pt2 program, an ONNX model or a SCALE-Sim CSV"
@@ -65,9 +70,9 @@ def run(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise TraceError(f"--limit must be >= 1, got {args.limit}")
     if ext == ".csv":
-        from ..trace import from_scalesim
+        from ..trace.loader import read_scalesim
 
-        t = from_scalesim(src, args.out, name=name, overwrite=args.overwrite)
+        t = read_scalesim(src, args.out, name=name, overwrite=args.overwrite)
     elif ext == ".onnx":
         from ..trace import from_onnx
 
@@ -88,6 +93,10 @@ def run(args) -> int:
     else:
         raise TraceError(f"{escape(src)}: unknown source type {escape(ext)!r} (expected .pt2, .onnx or .csv)")
     gem = t.gemm_ops()
+    if len(gem) > MANY_GEMMS or t.macs() > MANY_MACS:
+        print(f"amssim export-trace: warning: the trace holds {len(gem):,} GEMM ops and {t.macs():.3g} "
+              "MACs per inference; timing mode refuses instances above its job limit (see --max-memory)",
+              file=sys.stderr)
     print(f"wrote {escape(args.out)}: trace {escape(repr(t.name))} ({t.kind}), {len(t.ops)} ops, {len(gem)} GEMM ops, "
           f"{t.macs():,} MACs/inference")
     if t.has_values:

@@ -10,7 +10,6 @@ file). Errors are :class:`~amssim.errors.DeviceError` naming the file and key.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 
 from ..errors import DeviceError
@@ -96,16 +95,12 @@ def device_from_dict(data: dict, *, name: str, path: str = "") -> Device:
 
 def load_device_file(path: str | os.PathLike) -> Device:
     """Parse and validate one device model file."""
+    from ..io_safety import read_toml
+
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise DeviceError(f"{p}: no such device model file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DeviceError(f"{p}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise DeviceError(f"{p}: cannot read: {exc}") from None
+    if not p.exists():
+        raise DeviceError(f"{p}: no such device model file")
+    data = read_toml(p, "device model file", error=DeviceError)
     return device_from_dict(data, name=p.stem, path=str(p))
 
 

@@ -87,10 +87,16 @@ def _valid_patterns() -> str:
 
 @lru_cache(maxsize=256)
 def _parse(name: str) -> FormatSpec:
+    big = [d for d in re.findall(r"\d+", name) if len(d) > 6]
+    if big:  # bounded before any int() or numpy conversion can overflow
+        raise FormatError(f"format name {name[:80]!r}: number {big[0][:20]}... is too large")
     for fam in _FAMILIES:
         m = re.fullmatch(fam.regex, name)
         if m:
-            return fam.build(name, m)
+            try:
+                return fam.build(name, m)
+            except (OverflowError, MemoryError) as exc:
+                raise FormatError(f"format name {name!r}: a parameter is too large ({exc})") from exc
     raise FormatError(f"unknown format name {name!r}; valid patterns: {_valid_patterns()}")
 
 

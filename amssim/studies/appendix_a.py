@@ -28,6 +28,10 @@ NOISES_LSB = (0.0, 0.5)
 DIM = 768
 
 
+#: float64 copies of X the study holds at its peak (index grids, uniforms, products, errors)
+BYTES_PER_ELEMENT_COPIES = 12
+
+
 def _uniforms(seed, layer, rows, cols, c):
     k0, k1 = stream_key(seed, Stream.SYNTHETIC, layer)
     r, q = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
@@ -38,6 +42,10 @@ def appendix_a_data(rows: int = 400, seed: int = 0, dim: int = DIM):
     """(X, W) float32: X (rows, dim) standard normal, W (dim, dim) standard Laplace."""
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
         raise ConfigError(f"rows must be a positive integer, got {rows!r}")
+    from ..limits import check_bytes
+
+    # index grids, uniforms, X, products and errors: about a dozen float64 copies of X
+    check_bytes(rows * dim * 8 * BYTES_PER_ELEMENT_COPIES, f"--rows {rows}: the study's arrays")
     u1, u2 = _uniforms(seed, 0, rows, dim, 0), _uniforms(seed, 0, rows, dim, 1)
     x = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * math.pi * u2)
     u = _uniforms(seed, 1, dim, dim, 0)

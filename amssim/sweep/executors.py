@@ -163,13 +163,18 @@ class DaskExecutor:
             raise ConfigError(f"--workers must be >= 1, got {workers}")
         self._cluster = None
         if scheduler:
+            _check_scheduler_address(scheduler)
+            if not (connect_timeout_s > 0 and connect_timeout_s < 1e6):
+                raise ConfigError(f"--connect-timeout {connect_timeout_s!r}: must be a positive number of "
+                                  "seconds")
             try:
-                self._client = Client(scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
-            except (OSError, TimeoutError, ValueError) as exc:
+                with _quiet_unraisable():
+                    self._client = Client(scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise ConfigError(
                     f"--scheduler {scheduler!r}: cannot reach the Dask scheduler "
                     f"within {connect_timeout_s:g} s ({type(exc).__name__}: {exc})"
-                ) from None
+                ) from exc
         else:
             self._cluster = LocalCluster(
                 n_workers=workers,
@@ -210,6 +215,46 @@ class DaskExecutor:
 
     def __exit__(self, *exc):
         self.close()
+
+
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def _check_scheduler_address(addr: str) -> None:
+    """A malformed ``--scheduler`` is bad input: refuse it before dask parses it noisily."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, loc = parse_address(addr, strict=False)
+        if scheme not in _SCHEMES:
+            raise ValueError(f"scheme {scheme!r} is not one of {', '.join(_SCHEMES)}")
+        host, port = parse_host_port(loc)
+        if not host or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError("needs a host and a port in 1..65535")
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"--scheduler {addr!r}: not a Dask scheduler address like "
+                          f"tcp://HOST:PORT ({exc})") from exc
+
+
+class _quiet_unraisable:
+    """A Client whose constructor failed prints a traceback from ``__del__`` when it is
+    garbage collected; collect it here with that report silenced."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        import gc
+        import sys
+
+        if exc[0] is not None:
+            hook = sys.unraisablehook
+            sys.unraisablehook = lambda *_: None
+            try:
+                gc.collect()
+            finally:
+                sys.unraisablehook = hook
+        return False
 
 
 def make_executor(

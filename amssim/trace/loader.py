@@ -130,15 +130,15 @@ def load_trace(path) -> Trace:
     mpath = os.path.join(path, "manifest.json")
     if not os.path.isdir(path):
         raise TraceError(f"{path}: not a trace directory")
+    from ..io_safety import parse_json, read_text
+    from ..limits import check_bytes
+
     try:
-        with open(mpath, encoding="utf-8") as f:
-            text = f.read()
+        check_bytes(os.path.getsize(mpath), f"{mpath}: manifest")
     except OSError as exc:
-        raise TraceError(f"{mpath}: cannot read manifest ({exc.strerror or exc})") from None
-    try:
-        m = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceError(f"{mpath}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise TraceError(f"{mpath}: cannot read manifest ({exc.strerror or exc})") from exc
+    text = read_text(mpath, "manifest", error=TraceError)
+    m = parse_json(text, mpath, error=TraceError)
     from .validate import check_manifest, load_files
     check_manifest(m, mpath)
     arrays = load_files(m, path, mpath) if m["kind"] != "shape" else {}
@@ -153,3 +153,15 @@ def build_trace(m: dict, arrays: dict, *, path=None, where=None) -> Trace:
     ops, shapes1, baxes, bmult = check_graph(m, arrays, where)
     return Trace(manifest=m, path=path, ops=ops, arrays=arrays, shapes1=shapes1,
                  batch_axes=baxes, batch_mult=bmult)
+
+
+def read_scalesim(csv_path, out_dir=None, **kw):
+    """:func:`~amssim.trace.from_scalesim` with non-finite or overflowing numbers (``inf``,
+    ``1e400``) reported as a TraceError naming the file (the importer converts with int())."""
+    from .import_scalesim import from_scalesim
+
+    try:
+        return from_scalesim(csv_path, out_dir, **kw)
+    except OverflowError as exc:
+        raise TraceError(f"{os.fspath(csv_path)}: a dimension is infinite or too large to be an "
+                         f"integer ({exc})") from exc

@@ -94,22 +94,24 @@ def _check_finite(where, fpath, a):
 
 
 def load_files(m, root, where):
-    """Load every file of the table safely; check shape, dtype and finiteness."""
+    """Load every file of the table safely; check shape, dtype and finiteness.
+
+    Each ``.npy`` header is checked against the manifest's shape and dtype, the file's
+    size and the memory budget before any data are read; files that resolve outside
+    the trace directory (symlinks) are refused.
+    """
+    from ..io_safety import load_npy
+
     arrays = {}
+    real_root = os.path.realpath(root)
     for p, info in m["files"].items():
         full = os.path.join(root, p)
         if not os.path.isfile(full):
             _fail(where, f"files[{p!r}]", f"file {full} is missing")
-        try:
-            a = np.load(full, allow_pickle=False, mmap_mode="r" if p.startswith("data/") else None)
-        except ValueError as exc:
-            _fail(full, "contents", f"not a plain .npy array (pickled or object data refused: {exc})")
-        except (OSError, EOFError) as exc:
-            _fail(full, "contents", f"unreadable or truncated .npy file ({exc})")
-        if not isinstance(a, np.ndarray):
-            _fail(full, "contents", "not a single .npy array")
-        if a.dtype.hasobject:
-            _fail(full, "dtype", "object arrays are refused")
+        real = os.path.realpath(full)
+        if os.path.commonpath([real_root, real]) != real_root:
+            _fail(full, "path", f"resolves to {real}, outside the trace directory (a symbolic link); refused")
+        a = load_npy(full, f"{full}: contents", error=TraceError, mmap=p.startswith("data/"))
         if a.dtype.byteorder == ">" or str(a.dtype) != info["dtype"]:
             _fail(full, "dtype", f"file holds {a.dtype}, manifest files[{p!r}].dtype says {info['dtype']}")
         if list(a.shape) != info["shape"]:
