@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from .backends import AbfpBackend, DigitalBackend, Float32Backend
+from .backends import AbfpBackend, Backend, DigitalBackend, Float32Backend, GroupedBackend
 from .executor import EvalResult, Executor, LayerError, evaluate, fp32_accuracy
 from .loader import GemmShape, Op, Trace, build_trace, load_trace
 from .ops import GEMM_KINDS, SPECS, round_bf16
@@ -36,7 +36,7 @@ def from_scalesim(*args, **kwargs):
 
 
 __all__ = [
-    "AbfpBackend", "DigitalBackend", "Float32Backend", "EvalResult", "Executor", "LayerError",
+    "AbfpBackend", "Backend", "DigitalBackend", "Float32Backend", "GroupedBackend", "EvalResult", "Executor", "LayerError",
     "evaluate", "fp32_accuracy", "GemmShape", "Op", "Trace", "build_trace", "load_trace",
     "GEMM_KINDS", "SPECS", "round_bf16", "tensor_path", "update_manifest", "write_trace",
     "from_torch", "from_onnx", "from_scalesim",

@@ -1,6 +1,6 @@
 """Numeric backends: how a GEMM op's product runs.
 
-Protocol (duck-typed)::
+Protocol (:class:`Backend`, typed; :class:`GroupedBackend` adds the optional method)::
 
     backend.name: str
     backend.bf16_activations: bool   # non-GEMM ops take bf16 inputs and return bf16
@@ -27,7 +27,39 @@ depend on the batch size (see :mod:`amssim.trace.executor` for how rows are numb
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
 import numpy as np
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the executor needs of a numeric backend (docs/architecture.md §14).
+
+    Structural: any object with these members is a backend; nothing subclasses this.
+    ``isinstance(obj, Backend)`` checks that the members exist (not their signatures).
+    """
+
+    #: short label for results and progress bars ("fp32", "abfp", a format name, "mixed")
+    name: str
+    #: True: graph inputs and every non-GEMM op's output are rounded to bfloat16
+    bf16_activations: bool
+
+    def gemm(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int,
+             op_name: str) -> np.ndarray:
+        """Y = X W^T: x (M, K) float32, w (N, K) float32 -> (M, N) float32."""
+        ...
+
+
+@runtime_checkable
+class GroupedBackend(Backend, Protocol):
+    """A backend that also runs G independent products in one call (see :func:`gemm_groups`)."""
+
+    def gemm_groups(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offsets: Sequence[int],
+                    op_name: str) -> np.ndarray:
+        """x (G, M, K), w (G, N, K) -> (G, M, N); equal to G ``gemm`` calls bit for bit."""
+        ...
 
 
 class Float32Backend:
@@ -170,3 +202,9 @@ def gemm_groups(backend, x, w, *, layer: int, row_offsets, op_name: str) -> np.n
     return np.stack([np.asarray(backend.gemm(x[g], w[g], layer=layer, row_offset=int(row_offsets[g]),
                                              op_name=op_name), dtype=np.float32)
                      for g in range(x.shape[0])])
+
+
+if TYPE_CHECKING:  # static conformance: mypy checks these classes against the protocols
+    def _conforms(a: Float32Backend, b: AbfpBackend, c: DigitalBackend,
+                  d: MixedBackend) -> tuple[GroupedBackend, GroupedBackend, Backend, GroupedBackend]:
+        return a, b, c, d
