@@ -92,7 +92,6 @@ def run_point(trace, device, overrides, seed, mode="accuracy"):
                 "rel_rms_error": err * 2,
             }
         )
-    timing = mode != "accuracy"
     return {
         "trace": trace,
         "device": device,
@@ -105,7 +104,7 @@ def run_point(trace, device, overrides, seed, mode="accuracy"):
         "accuracy": None if mode == "timing" else acc,
         "fp32_accuracy": None if mode == "timing" else fp32,
         "num_samples": 0 if mode == "timing" else 100,
-        "cycles": cycles if timing else cycles,
+        "cycles": cycles,
         "latency_s": latency,
         "energy_j": energy,
         "energy_breakdown_j": breakdown,

@@ -182,7 +182,7 @@ def test_npy_header_declaring_huge_size_is_refused_before_allocating(tmp_path):
     with pytest.raises(ResourceLimitError):
         from amssim.io_safety import npy_header
 
-        with open(tmp_path / "ok.npy", "rb") as fh:
+        with open(tmp_path / "ok.npy", "rb"):
             os.environ["AMSSIM_MAX_MEMORY"] = "1M"
             try:
                 buf = io.BytesIO(big.encode("latin1"))

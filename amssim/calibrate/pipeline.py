@@ -23,7 +23,7 @@ from scipy import stats
 
 from ..errors import CalibrationError, FitError
 from .config import CalibrateConfig
-from .loaders import Metadata, PairedSource, TransferSweep, file_sha256, load_meta, load_transfer, open_paired
+from .loaders import Metadata, TransferSweep, file_sha256, load_meta, load_transfer, open_paired
 from .noise_fit import Data, FamilyFit, fit_all, fit_signal_variance, uncertainty
 from .streaming import ChannelStats, Moments, Reservoir, StreamHistogram
 from .transfer import TransferFit, fit_transfer, usable_mask

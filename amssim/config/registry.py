@@ -15,11 +15,12 @@ from pathlib import Path
 from ..errors import DeviceError
 from .device import ENERGY_UNITS, OPTIONAL_SECTIONS, SECTIONS, Device
 from .digital import DIGITAL_OPTIONAL_SECTIONS, DIGITAL_SECTIONS, DIGITAL_UNITS, DigitalDevice
+from .schema import build_section, section_fields
 
 #: device kinds: (sections, optional sections, class)
 KINDS = {"analog": (SECTIONS, OPTIONAL_SECTIONS, Device),
          "digital": (DIGITAL_SECTIONS, DIGITAL_OPTIONAL_SECTIONS, DigitalDevice)}
-from .schema import build_section, section_fields
+
 
 def _builtin_dir() -> Path:
     """The shipped device models: ``amssim/_device_models`` in an installed wheel

@@ -17,7 +17,6 @@ device, not the same draws (training needs noise, not the simulator's exact stre
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

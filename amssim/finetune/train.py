@@ -8,9 +8,8 @@ import time
 import warnings
 from dataclasses import asdict
 
-import numpy as np
 
-from ..errors import ConfigError, TraceError
+from ..errors import ConfigError
 from ._torch import require_torch
 from .config import FinetuneConfig, FinetuneResult, LayerNoise
 

@@ -191,7 +191,7 @@ class AbfpPrepared:
         rc = max(1, min(R, _ROW_ELEMS // max(tq * n, nc)))
         tc = max(1, min(tq, _BUF_ELEMS // (rc * nc)))
         sdtype = np.float64 if self.float_path else self.code_dtype
-        buf = np.empty(tc * rc * nc, sdtype) if self.float_path else None
+        buf = np.empty(tc * rc * nc if self.float_path else 0, sdtype)
         xcodes_buf = np.empty(tq * rc * n, self.code_dtype)
         sx_buf = np.empty(rc * tq, np.float64)
         kind = int(cfg.noise_kind)

@@ -107,7 +107,7 @@ class TimedAbfpBackend:
         else:
             plan = plan_gemm(m, k, n, self.device, weights_static=static)
             last_of_chunk = _last_of_chunk(plan)
-            order: list = []
+            order = []
 
             def record(job):
                 order.append(job.index)

@@ -30,7 +30,7 @@ def plan_times(plan: GemmPlan) -> dict:
     done: dict[int, int] = {}
     slot_avail = [0] * tiles  # staging buffer free again (programming of previous block ended)
     prog_free = [0] * tiles
-    releases = [[] for _ in range(tiles)]  # bank release times in job order
+    releases: list[list[int]] = [[] for _ in range(tiles)]  # bank release times in job order
     stage_free = [[0] * ns for _ in range(tiles)]
     starts, complete, retire, prog_end = {}, {}, {}, {}
     last_retire = 0

@@ -16,7 +16,7 @@ ACTIONS = ("macs", "dac_conversions", "modulator_bits", "adc_conversions", "gain
 
 def component_counts(tiles: int, kind: str = "analog") -> dict[str, int]:
     """How many instances of each component the device has (``tiles``: tiles or arrays)."""
-    stages = STAGES
+    stages: tuple[str, ...] = STAGES
     if kind == "digital":
         from .systolic import SYSTOLIC_STAGES as stages
     return {**{s: tiles for s in stages}, "program": tiles, "offchip_read": 1, "offchip_write": 1}

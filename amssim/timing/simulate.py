@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from .closed_form import plan_times
 from .mapping import plan_gemm
 from .model import simulate_plan
-from .result import (ACTIONS, COMPONENTS, LayerTiming, TimingResult, component_counts,
+from .result import (ACTIONS, LayerTiming, TimingResult, component_counts,
                      plan_accounting)
 
 ENGINES = ("simpy", "closed_form")
@@ -112,6 +112,7 @@ def combine_layers(layers: Sequence[LayerTiming], device: Device, batch: int) ->
     # (per-layer devices) bring along
     comps = _union(component_counts(device.compute_units, getattr(device, "kind", "analog")),
                    (L.busy_cycles for L in layers))
+    base_actions: tuple[str, ...]
     if getattr(device, "kind", "analog") == "digital":
         from .systolic import DIGITAL_ACTIONS as base_actions
     else:

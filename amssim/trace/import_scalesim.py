@@ -56,7 +56,10 @@ def from_scalesim(csv_path, out_dir=None, *, name: str | None = None, overwrite:
     else:
         raise TraceError(f"{csv_path}: line {hline}: header {header} is neither the SCALE-Sim convolution "
                          f"layout ({', '.join(_CONV)}) nor the GEMM layout ({', '.join(_GEMM)})")
-    inputs, ops, files, names = [], [], {}, set()
+    inputs: list[dict] = []
+    ops: list[dict] = []
+    files: dict[str, dict] = {}
+    names: set[str] = set()
     for line, r in numbered[1:]:
         if len(r) < ncol:
             raise TraceError(f"{csv_path}: line {line}: expected {ncol} columns, got {len(r)}: {r}")
@@ -91,11 +94,11 @@ def from_scalesim(csv_path, out_dir=None, *, name: str | None = None, overwrite:
                         "params": {"weight": w}})
     if not ops:
         raise TraceError(f"{csv_path}: no layers after the header")
-    m = {"format": "amssim-trace", "version": 1, "kind": "shape", "metric": None,
-         "name": name or os.path.splitext(os.path.basename(csv_path))[0], "task": "shape-only",
-         "inputs": inputs, "outputs": [o["outputs"][0] for o in ops], "ops": ops, "files": files,
-         "source": {"importer": "amssim.trace.from_scalesim", "csv": os.path.basename(csv_path),
-                    "layout": mode}}
+    manifest = {"format": "amssim-trace", "version": 1, "kind": "shape", "metric": None,
+                "name": name or os.path.splitext(os.path.basename(csv_path))[0], "task": "shape-only",
+                "inputs": inputs, "outputs": [o["outputs"][0] for o in ops], "ops": ops, "files": files,
+                "source": {"importer": "amssim.trace.from_scalesim", "csv": os.path.basename(csv_path),
+                           "layout": mode}}
     if out_dir is None:
-        return build_trace(m, {}, where=csv_path)
-    return write_trace(out_dir, m, {}, None, overwrite=overwrite)
+        return build_trace(manifest, {}, where=csv_path)
+    return write_trace(out_dir, manifest, {}, None, overwrite=overwrite)

@@ -9,15 +9,12 @@ Any problem raises :class:`~amssim.errors.TraceError` naming the file and field.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import TraceError
-from . import manifest as mf
 from .ops import SPECS, gemm_shape
 
 

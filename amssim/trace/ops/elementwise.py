@@ -213,8 +213,8 @@ _UNARY = {
                    ("negative_slope",)),
     "elu": (_np_elu, _tf("elu", alpha=lambda at: float(at.get("alpha", 1.0))), ("alpha",)),
 }
-for _k, (_fn, _tfn, _attrs) in _UNARY.items():
-    register(_k, FAMILY, (1, 1), _s_clamp if _k == "clamp" else same_shape, _np_unary(_fn), _t_unary(_tfn),
+for _k, (_ufn, _tfn, _attrs) in _UNARY.items():
+    register(_k, FAMILY, (1, 1), _s_clamp if _k == "clamp" else same_shape, _np_unary(_ufn), _t_unary(_tfn),
              optional_attrs=_attrs, doc=f"elementwise {_k}")
 
 
