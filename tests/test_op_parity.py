@@ -8,8 +8,6 @@ integer outputs and pure data-movement / selection kinds (EXACT_KINDS) agree exa
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch

@@ -50,7 +50,7 @@ def windows(x: np.ndarray, kernel, stride, padding, dilation, *, pad_value: floa
         x = np.pad(x, pads, mode="constant", constant_values=pad_value)
     eff = [dilation[i] * (kernel[i] - 1) + 1 for i in range(nd)]
     v = sliding_window_view(x, eff, axis=tuple(range(2, 2 + nd)))
-    sl = (slice(None), slice(None))
+    sl: tuple[slice, ...] = (slice(None), slice(None))
     sl += tuple(slice(0, (outs[i] - 1) * stride[i] + 1, stride[i]) for i in range(nd))
     sl += tuple(slice(None, None, dilation[i]) for i in range(nd))
     return v[sl]
