@@ -173,6 +173,11 @@ case("pool", [X4], {"mode": "max", "global": True}, id="global_max")
 case("pool", [nrm(2, 3, 11)], {"mode": "max", "kernel": [3], "stride": [2], "padding": [1, 1], "ceil_mode": True},
      id="max1d_ceil")
 case("pool", [nrm(2, 3, 11)], {"mode": "avg", "kernel": [4], "stride": [3]}, id="avg1d")
+for _inc in (True, False):
+    case("pool", [X4], {"mode": "avg", "kernel": [3, 3], "stride": [2, 2], "padding": [1, 1, 1, 1], "ceil_mode": True,
+                        "count_include_pad": _inc}, id=f"avg_ceil_pad_include{_inc}")
+    case("pool", [nrm(2, 3, 10)], {"mode": "avg", "kernel": [3], "stride": [2], "ceil_mode": True,
+                                   "count_include_pad": _inc}, id=f"avg1d_ceil_include{_inc}")
 case("max_pool_indices", [ties(2, 3, 8, 8)], {"kernel": [2, 2]}, id="ties")
 case("max_pool_indices", [ties(2, 2, 9, 7, levels=2)], {"kernel": [3, 3], "stride": [2, 2],
                                                        "padding": [1, 1, 1, 1], "ceil_mode": True}, id="ties_ceil_pad")
@@ -237,6 +242,9 @@ case("constant", [], params={"value": np.arange(6, dtype=np.int64).reshape(1, 6)
 case("constant", [nrm(5, 2)], {"batch_axes": [0]}, params={"value": nrm(1, 3, 4)}, id="batch0")
 case("constant", [nrm(5, 2)], {"batch_axes": [-2]}, params={"value": np.arange(4, dtype=np.int64).reshape(2, 1, 2)},
      id="batch_neg_int64")
+case("constant", [nrm(3, 2)], {"batch_axes": [0]}, params={"value": nrm(2, 4)}, id="tiled")
+case("constant", [nrm(3, 2)], {"batch_axes": [1]}, params={"value": np.arange(6, dtype=np.int64).reshape(1, 2, 3)},
+     id="tiled_int64")
 
 
 def test_case_table_covers_every_kind():
@@ -355,6 +363,28 @@ def test_max_pool_indices_and_unpool_match_torch(rng, kernel, stride, pad, ceil)
     v = rng.standard_normal(idx.shape).astype(np.float32)
     up = run("max_unpool", [v, idx], {"output_size": [9, 8]})
     np.testing.assert_array_equal(up, F.max_unpool2d(T(v), want_i, ks, ss, ps, output_size=[9, 8]).numpy())
+
+
+@pytest.mark.parametrize("kernel, stride, pad, ceil, include", [
+    (3, 2, 1, True, True), (3, 2, 1, True, False), (2, 2, 0, True, True), (3, 3, 1, False, False), (4, 3, 2, True, True),
+])
+def test_avg_pool_matches_torch(rng, kernel, stride, pad, ceil, include):
+    """Divisors at borders: count_include_pad and ceil_mode windows, vs F.avg_pool2d."""
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    at = {"mode": "avg", "kernel": [kernel] * 2, "stride": [stride] * 2, "padding": [pad] * 4, "ceil_mode": ceil,
+          "count_include_pad": include}
+    want = F.avg_pool2d(T(x), kernel, stride, pad, ceil_mode=ceil, count_include_pad=include).numpy()
+    y = run("pool", [x], at)
+    assert y.shape == want.shape == SPECS["pool"].shape([x.shape], {}, at)[0]
+    np.testing.assert_allclose(y, want, **TOL)
+
+
+def test_constant_tiles_along_batch_axes():
+    v = np.arange(6, dtype=np.float32).reshape(2, 3)
+    y = run("constant", [np.zeros((4, 1), np.float32)], {"batch_axes": [0]}, {"value": v})
+    np.testing.assert_array_equal(y, torch.from_numpy(v).repeat(4, 1).numpy())
+    y1 = run("constant", [np.zeros((3, 1), np.float32)], {"batch_axes": [0]}, {"value": v[:1]})
+    np.testing.assert_array_equal(y1, np.broadcast_to(v[:1], (3, 3)))
 
 
 def test_max_unpool_rejects_out_of_range_indices():
