@@ -109,6 +109,21 @@ def build(name):
                               num_mel_bins=16, max_source_positions=32, pad_token_id=0, bos_token_id=0,
                               eos_token_id=0, decoder_start_token_id=0)
         return T.WhisperModel(cfg).get_encoder(), torch.randn(2, 16, 64)
+    if name == "bloom":  # ALiBi: a per-sample repeated constant (batch x heads)
+        return T.BloomForCausalLM(T.BloomConfig(vocab_size=100, hidden_size=32, n_layer=2, n_head=4)), ids
+    if name == "swin":  # shifted windows: roll, window partition reshapes
+        return T.SwinForImageClassification(T.SwinConfig(
+            image_size=32, patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[2, 4], window_size=4,
+            num_labels=5)), img
+    if name == "efficientnet":  # SiLU, squeeze-excite, ceil-mode average pooling
+        return T.EfficientNetForImageClassification(T.EfficientNetConfig(
+            image_size=32, width_coefficient=0.25, depth_coefficient=0.25, hidden_dim=320, num_labels=5)), img
+    if name == "convnextv2":  # depthwise 7x7, channels-last LayerNorm, global response norm (vector norm)
+        return T.ConvNextV2ForImageClassification(T.ConvNextV2Config(
+            num_stages=2, hidden_sizes=[16, 32], depths=[1, 1], num_labels=5)), img
+    if name == "t5-encoder":  # relative position buckets (integer math on constants), RMS-style norm
+        return T.T5EncoderModel(T.T5Config(vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                                           num_heads=4)), ids
     if name == "segnet":
         return SegNetTiny(), img
     if name == "grouped-cnn":
@@ -135,6 +150,8 @@ class Logits(torch.nn.Module):
 
 
 ZOO = ["bert", "distilbert", "gpt2", "llama", "vit", "resnet", "mobilenetv2", "whisper", "segnet", "grouped-cnn"]
+#: further architectures checked for float32 agreement only (mechanisms noted in build())
+MORE = ["bloom", "swin", "efficientnet", "convnextv2", "t5-encoder"]
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +178,7 @@ def zoo(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", ZOO + MORE)
 def test_float32_execution_matches_pytorch(zoo, name):
     tr, ref = zoo(name)
     y = evaluate(tr, Float32Backend(), keep_outputs=True, batch_size=4).outputs

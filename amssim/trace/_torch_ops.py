@@ -123,6 +123,33 @@ def h_matmul(c, node, args, kw):
     c.fail(node, "matmul of constants should have been folded")
 
 
+def h_baddbmm(c, node, args, kw):  # beta * input + alpha * (b1 @ b2)
+    inp, b1, b2 = args[:3]
+    beta, alpha = _get(args, kw, 3, "beta", 1), _get(args, kw, 4, "alpha", 1)
+    y = _out(c, node, "matmul", [b1, b2], name=node.name + "_mm")
+    if alpha != 1:
+        y = _out(c, node, "mul", [y], attrs={"scalar": float(alpha)}, name=node.name + "_alpha")
+    if beta == 0:
+        return y
+    if beta != 1:
+        inp = _out(c, node, "mul", [inp], attrs={"scalar": float(beta)}, name=node.name + "_beta")
+    return _out(c, node, "add", [y, inp])
+
+
+def h_vector_norm(c, node, args, kw):  # linalg_vector_norm(x, ord, dim, keepdim)
+    order = float(_get(args, kw, 1, "ord", 2))
+    dims = _get(args, kw, 2, "dim", None)
+    if dims is None:
+        c.fail(node, "a norm over all axes would mix samples")
+    attrs = {"axes": [int(d) for d in _list(dims, 1)], "keepdims": bool(_get(args, kw, 3, "keepdim", False))}
+    if order == 2:
+        sq = _out(c, node, "mul", [args[0], args[0]], name=node.name + "_sq")
+        return _out(c, node, "sqrt", [_out(c, node, "sum", [sq], attrs=attrs, name=node.name + "_sum")])
+    if order == 1:
+        return _out(c, node, "sum", [_out(c, node, "abs", [args[0]], name=node.name + "_abs")], attrs=attrs)
+    c.fail(node, f"vector norm of order {order} is not supported (1, 2)")
+
+
 def h_addmm(c, node, args, kw):
     bias, x, w = args[:3]
     if not (_is_const(w) and (bias is None or _is_const(bias))):
@@ -148,8 +175,8 @@ def h_sdpa(c, node, args, kw):
         if not mask_bool and isinstance(mask, (_BConst,)) or (_is_const(mask) and not mask_bool):
             t = mask.t if isinstance(mask, _BConst) else mask
             if not bool(torch.isfinite(t).all()):  # -inf entries: a boolean mask in disguise
-                keep = torch.isfinite(t)
-                mask = _BConst(keep, mask.axes) if isinstance(mask, _BConst) else keep
+                mask = _BConst(torch.isfinite(t), torch.isfinite(mask.t2), mask.axes) \
+                    if isinstance(mask, _BConst) else torch.isfinite(t)
                 mask_bool = True
         mask_name = c.act(node, mask)
     q, k, v = (c.act(node, t) for t in (q, k, v))
@@ -280,7 +307,8 @@ def _bin_emit(c, node, kind, a, b):
         return _out(c, node, kind, [a, b])
     if isinstance(b, (_BConst,)) or (_is_const(b) and b.dim() > 0):
         t = b.t if isinstance(b, _BConst) else b
-        same = tuple(node.meta["val"].shape) == tuple(node.args[0].meta["val"].shape) \
+        tiled = isinstance(b, _BConst) and any(t.shape[a] != 1 for a in b.axes)
+        same = not tiled and tuple(node.meta["val"].shape) == tuple(node.args[0].meta["val"].shape) \
             if hasattr(node.args[0], "meta") else False
         if same and t.is_floating_point() and t.dim() <= _rank(node):
             return _out(c, node, kind, [a], params={"other": _np(t)})
@@ -637,7 +665,7 @@ HANDLERS = {
     # GEMMs
     "linear": h_linear, "conv1d": h_conv, "conv2d": h_conv, "convolution": h_convolution,
     "_convolution": h_convolution, "conv_transpose1d": h_conv_transpose, "conv_transpose2d": h_conv_transpose,
-    "matmul": h_matmul, "bmm": h_matmul, "mm": h_matmul, "addmm": h_addmm,
+    "matmul": h_matmul, "bmm": h_matmul, "mm": h_matmul, "addmm": h_addmm, "baddbmm": h_baddbmm,
     "scaled_dot_product_attention": h_sdpa,
     # normalisation
     "batch_norm": h_batch_norm, "_native_batch_norm_legit_no_training": h_bn_no_training,
@@ -670,7 +698,7 @@ HANDLERS = {
     "upsample_nearest1d": _upsample("nearest"), "upsample_nearest2d": _upsample("nearest"),
     "upsample_bilinear2d": _upsample("linear"), "upsample_linear1d": _upsample("linear"),
     # reductions
-    "mean": _reduce("mean"), "sum": _reduce("sum"), "amax": _reduce("max"), "amin": _reduce("min"),
+    "mean": _reduce("mean"), "sum": _reduce("sum"), "linalg_vector_norm": h_vector_norm, "amax": _reduce("max"), "amin": _reduce("min"),
     "max": _minmax_dim("max"), "min": _minmax_dim("min"), "argmax": _arg("argmax"), "argmin": _arg("argmin"),
     # shapes
     "flatten": h_flatten, "view": h_reshape, "reshape": h_reshape, "_unsafe_view": h_reshape,

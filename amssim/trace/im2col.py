@@ -19,9 +19,9 @@ def out_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dila
     """Output length of a window sweep along one axis (PyTorch/ONNX convention)."""
     eff = dilation * (kernel - 1) + 1
     span = size + pad_lo + pad_hi - eff
-    if span < 0:
+    if span < 0 and not ceil_mode:
         return 0
-    if ceil_mode:
+    if ceil_mode:  # PyTorch: a window larger than the input still gives one output
         n = -(-span // stride) + 1
         # PyTorch: the last window must start inside the input or left padding
         if (n - 1) * stride >= size + pad_lo:

@@ -35,14 +35,18 @@ _BATCH = object()  # a symbolic int that depends on the batch size
 
 
 class _BConst:
-    """A constant the model computes from the batch size (e.g. a mask or position ids
-    expanded to the batch): folded with batch size 1, ``axes`` are its batch axes."""
+    """A constant the model computes from the batch size (a mask or position ids expanded
+    to the batch, a class token, an ALiBi table repeated per sample): ``t`` is its value
+    at batch size 1, ``t2`` at batch size 2, ``axes`` its batch axes (tiled per sample)."""
 
-    __slots__ = ("t", "axes")
+    __slots__ = ("t", "t2", "axes")
 
-    def __init__(self, t, axes):
+    def __init__(self, t, t2, axes):
         self.t = t
+        self.t2 = t2
         self.axes = tuple(axes)
+
+
 _IDENTITY = {"dropout", "clone", "contiguous", "alias", "detach", "lift_fresh_copy", "native_dropout_eval"}
 _IGNORE = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for_size", "_assert_async"}
 
@@ -59,15 +63,18 @@ def _has(v, what):
     return v is _BATCH
 
 
-def _unbatch(v):
-    """Arguments of a constant fold: the batch size -> 1, batch constants -> their value."""
+def _unbatch(v, b=1):
+    """Arguments of a constant fold at batch size ``b``: the symbolic batch -> b, batch
+    constants -> their value at that batch size."""
     if isinstance(v, (list, tuple)):
-        return type(v)(_unbatch(x) for x in v)
+        return type(v)(_unbatch(x, b) for x in v)
     if isinstance(v, dict):
-        return {k: _unbatch(x) for k, x in v.items()}
+        return {k: _unbatch(x, b) for k, x in v.items()}
     if v is _BATCH:
-        return 1
-    return v.t if isinstance(v, _BConst) else v
+        return b
+    if isinstance(v, _BConst):
+        return v.t if b == 1 else v.t2
+    return v
 
 
 class _Converter:
@@ -134,24 +141,30 @@ class _Converter:
         return name
 
     def fold_batched(self, node, args, kwargs):
-        """Fold a constant computation that depends on the batch size (with batch size 1)."""
+        """Fold a constant computation that depends on the batch size.
+
+        It is evaluated at batch sizes 1 and 2; the value at 2 must be the value at 1
+        tiled along the batch-dependent axes (the same for every sample), which is what
+        a ``constant`` op with ``batch_axes`` reproduces at any batch size.
+        """
         torch = self.torch
         try:
-            r = node.target(*_unbatch(args), **_unbatch(kwargs))
+            r1 = node.target(*_unbatch(args, 1), **_unbatch(kwargs, 1))
+            r2 = node.target(*_unbatch(args, 2), **_unbatch(kwargs, 2))
         except Exception as exc:  # noqa: BLE001 - report the failing node
-            self.fail(node, f"constant folding (batch size 1) failed: {exc}")
+            self.fail(node, f"constant folding of a batch-dependent value failed: {exc}")
         val = node.meta.get("val")
-        if not isinstance(r, torch.Tensor) or not isinstance(val, torch.Tensor):
+        if not isinstance(r1, torch.Tensor) or not isinstance(val, torch.Tensor):
             self.fail(node, "a batch-dependent constant computation with a non-tensor result is not supported")
         axes = [i for i, d in enumerate(val.shape) if not isinstance(d, int)]
         if not axes:
-            return r
-        if any(r.shape[a] != 1 for a in axes):
-            self.fail(node, f"constant of shape {list(val.shape)} mixes the batch size with other dims")
-        return _BConst(r, axes)
-
-    def const_np(self, v):
-        return v.detach().cpu().numpy().astype(np.float32) if v is not None else None
+            return r1
+        reps = [2 if i in axes else 1 for i in range(r1.dim())]
+        if tuple(r2.shape) != tuple(r1.shape[i] * reps[i] for i in range(r1.dim())) or not torch.equal(
+                r2, r1.repeat(*reps)):
+            self.fail(node, f"constant of shape {list(val.shape)} differs between samples (it depends on the "
+                            "sample index, not only on the batch size)")
+        return _BConst(r1, r2, axes)
 
     def run(self):
         torch = self.torch
@@ -196,19 +209,21 @@ class _Converter:
         kwargs = self.map_arg(node.kwargs)
         if node.target is operator.getitem:
             return args[0][args[1]]
+        tgt = getattr(node.target, "_overloadpacket", None)
+        op = getattr(tgt, "__name__", str(node.target)).rstrip("_") if tgt is not None else str(node.target)
         val = node.meta.get("val")
         if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool)) or (
                 isinstance(val, (int, float, bool)) and _has((args, kwargs), "batch")):
             return _BATCH
         if not _has((args, kwargs), "act"):
+            if op in _IGNORE:
+                return None
             if _has((args, kwargs), "batch") or _has((args, kwargs), "bconst"):
                 return self.fold_batched(node, args, kwargs)
             try:
                 return node.target(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - report the failing node
                 self.fail(node, f"constant folding failed: {exc}")
-        tgt = getattr(node.target, "_overloadpacket", None)
-        op = getattr(tgt, "__name__", str(node.target)).rstrip("_") if tgt is not None else str(node.target)
         from ._torch_ops import HANDLERS
 
         h = HANDLERS.get(op)

@@ -57,8 +57,6 @@ def _pool_out(x, at):
 def _s_pool(ins, ps, at):
     if at.get("mode") not in ("max", "avg"):
         raise ValueError(f"attrs.mode must be 'max' or 'avg', got {at.get('mode')!r}")
-    if at["mode"] == "avg" and at.get("ceil_mode", False):
-        raise ValueError("attrs.ceil_mode=true is supported for max pooling only")
     return [_pool_out(ins[0], at)]
 
 
@@ -75,12 +73,21 @@ def _r_pool(ins, ps, at):
         v = _im.windows(x, kernel, stride, padding, [1] * nd, pad_value=-np.inf,
                         ceil_mode=bool(at.get("ceil_mode", False)))
         return [np.max(v, axis=wax)]
-    v = _im.windows(x, kernel, stride, padding, [1] * nd)
+    ceil = bool(at.get("ceil_mode", False))
+    v = _im.windows(x, kernel, stride, padding, [1] * nd, ceil_mode=ceil)
     s = np.sum(v, axis=wax, dtype=F32)
-    if at.get("count_include_pad", True):
+    include = bool(at.get("count_include_pad", True))
+    if include and not ceil:
         return [(s / F32(np.prod(kernel))).astype(F32)]
-    ones = np.ones((1, 1) + x.shape[2:], F32)
-    cnt = np.sum(_im.windows(ones, kernel, stride, padding, [1] * nd), axis=wax)
+    cnt = np.ones((1, 1) + (1,) * nd, F32)
+    for i in range(nd):  # PyTorch's divisor: the window clipped to the padded (or bare) input
+        start = np.arange(s.shape[2 + i]) * stride[i] - padding[i]
+        end = np.minimum(start + kernel[i], x.shape[2 + i] + padding[nd + i])
+        if not include:
+            start, end = np.maximum(start, 0), np.minimum(end, x.shape[2 + i])
+        shp = [1] * (2 + nd)
+        shp[2 + i] = -1
+        cnt = cnt * (end - start).astype(F32).reshape(shp)
     return [(s / cnt).astype(F32)]
 
 

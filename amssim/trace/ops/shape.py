@@ -11,10 +11,11 @@
              ["constant"] | "reflect" | "replicate", value [0] (constant mode).
   roll       attrs shifts, axes (lists of equal length).
   constant   params value (float32 or int64); no input: the value itself (no batch
-             axis), or one input ``ref`` and attrs batch_axes: the value (size 1 on
-             those axes) broadcast to ref's batch size (axis 0 of ref). How importers
-             bring constants (position ids, masks, class tokens, rotary tables) into
-             the graph; a constant expanded to the batch size is such a value.
+             axis), or one input ``ref`` and attrs batch_axes: the value tiled B times
+             along each of those axes, B = ref's batch size (axis 0 of ref); a size-1
+             axis is thus broadcast to B. How importers bring constants (position ids,
+             masks, class tokens, rotary tables, per-sample repeated tables) into the
+             graph; a constant expanded to the batch size is such a value.
 """
 
 from __future__ import annotations
@@ -198,31 +199,36 @@ def _s_constant(ins, ps, at):
         return [v]
     if not bax:
         raise ValueError("a constant with a ref input needs attrs.batch_axes")
-    if any(v[a] != 1 for a in bax):
-        raise ValueError(f"params.value shape {list(v)} must have size 1 on batch_axes {bax}")
-    return [tuple(ins[0][0] if i in bax else d for i, d in enumerate(v))]
+    return [tuple(ins[0][0] * d if i in bax else d for i, d in enumerate(v))]
 
 
 def _dt_constant(in_dts, pdts, at):
     return pdts["value"]
 
 
+def _reps(v, b, at):
+    bax = {int(a) % len(v) for a in at["batch_axes"]}
+    return tuple(b if i in bax else 1 for i in range(len(v)))
+
+
 def _r_constant(ins, ps, at):
     v = ps["value"]
     if not ins:
         return [v]
-    b = np.shape(ins[0])[0]
-    bax = {int(a) % v.ndim for a in at["batch_axes"]}
-    return [np.broadcast_to(v, tuple(b if i in bax else d for i, d in enumerate(v.shape)))]
+    reps = _reps(v.shape, np.shape(ins[0])[0], at)
+    if all(r == 1 or d == 1 for r, d in zip(reps, v.shape)):
+        return [np.broadcast_to(v, tuple(r * d for r, d in zip(reps, v.shape)))]
+    return [np.tile(v, reps)]
 
 
 def _t_constant(ins, ps, at):
     v = ps["value"]
     if not ins:
         return v
-    b = ins[0].shape[0]
-    bax = {int(a) % v.dim() for a in at["batch_axes"]}
-    return v.expand(*[b if i in bax else d for i, d in enumerate(v.shape)])
+    reps = _reps(tuple(v.shape), ins[0].shape[0], at)
+    if all(r == 1 or d == 1 for r, d in zip(reps, v.shape)):
+        return v.expand(*[r * d for r, d in zip(reps, v.shape)])
+    return v.repeat(*reps)
 
 
 _S = dict(dtype=dt_same)
