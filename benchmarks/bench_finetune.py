@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 
@@ -65,6 +66,12 @@ def main(argv=None):
         print(f"{m}: {_fmt(acc)}  epoch {statistics.mean(r.epoch_wall_s):.1f} s, total {r.total_wall_s:.1f} s",
               flush=True)
     fp32 = base.fp32_metric
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _bench import record
+    for r in rows:
+        if "epoch_wall_s" in r:
+            record("finetune s / epoch", f"{base.name} {r['method']}", round(statistics.mean(r["epoch_wall_s"]), 1),
+                   unit="s", target="")
     print(f"\n{base.name} on {a.device} {' '.join(a.sets)} (float32 {100 * fp32:.2f} %; "
           f"{a.epochs} epochs, lr {a.lr}, batch {a.batch_size}; {len(seeds)} noise seeds)\n")
     print("| finetuning | accuracy % (mean ± std) | loss vs fp32 | s / epoch | total s |")

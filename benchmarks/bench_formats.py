@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from _bench import record
 from amssim.formats import quantize
 
 DEFAULT = ["fp32", "fp_e4m3", "fp8_e4m3", "fp8_e5m2", "bf16", "int8", "int8_pc", "bfp_m4_g16",
@@ -64,6 +65,7 @@ def main(argv=None) -> int:
         worst = max(worst, ratio)
         flag = "" if ratio <= 10 else "  > 10x"
         print(f"{f:<22} {mode:<13} {t * 1e3:8.1f} {x.size / t / 1e6:9.0f} {ratio:7.2f}{flag}")
+        record("quantize / np.round", f"{f} {mode}", round(ratio, 2), target="<= 10")
     print(f"worst ratio: {worst:.2f}x (target <= 10x)")
     return 0
 

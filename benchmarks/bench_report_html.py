@@ -71,6 +71,9 @@ def main() -> None:
         print(f"store: {n} configurations x 2 seeds ({len(summaries)} aggregated), {args.layers} layers per result, "
               f"{os.path.getsize(store) / 1e6:.1f} MB")
         print(f"baseline (read + aggregate): {t_base:.2f} s")
+        from _bench import record
+        record("HTML explorer / read+aggregate", f"{n} points", round(t_html / t_base, 1), unit="x", target="")
+        record("markdown report / read+aggregate", f"{n} points", round(t_md / t_base, 1), unit="x", target="")
         print(f"HTML explorer: {t_html:.2f} s ({t_html / t_base:.1f}x baseline), {res.n_bytes / 1e6:.2f} MB "
               f"(plotly.js {len(plotly_js()[0].encode()) / 1e6:.2f} MB of it)")
         print(f"markdown report + 5 figures: {t_md:.2f} s ({t_md / t_base:.1f}x baseline)")

@@ -19,6 +19,7 @@ import argparse
 import os
 import time
 
+from _bench import record
 from amssim.search import (GaSettings, Ladders, SearchContext, exhaustive_search, fast_search,
                            genetic_search, greedy_search, parse_space, parse_target)
 
@@ -42,6 +43,10 @@ def bench(workload: str, target: float, space: list[str]) -> None:
     t_ex = time.perf_counter() - t0
 
     print(f"{workload}: {sp.size} uniform options, target loss {100 * target:g} %")
+    record("fast search full evaluations / options", workload, f"{n_fast}/{sp.size}", unit="count",
+           target="fewer, same pick")
+    record("fast search same pick as exhaustive", workload, str(opt == fast.option), unit="bool", target="True")
+    record("exhaustive / fast search wall time", workload, round(t_ex / t_fast, 2), unit="x", target="")
     print(f"  fast search: {n_fast} full evaluations, {t_fast:.1f} s; exhaustive: {sp.size} full "
           f"evaluations, {t_ex:.1f} s; speed-up {t_ex / t_fast:.2f}x; same pick: {opt == fast.option}")
     print(f"  uniform pick {fast.option}: {fast.energy_j * 1e6:.4g} uJ/inference, "

@@ -24,6 +24,9 @@ from amssim.config import load_device
 from amssim.energy import estimate_energy
 from amssim.timing import GemmShape, simulate_timing
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench import record  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALESIM_RESNET50_S = 8 * 60 + 47
 
@@ -99,6 +102,7 @@ def bench_timing_mode():
         print(f"{label}: {len(ops)} GEMM ops from {src}; {t.macs / 1e9:.2f} GMAC, {t.cycles} cycles, "
               f"latency {t.latency_s * 1e3:.3f} ms, MAC utilisation {t.mac_utilisation:.3f}, "
               f"{e.energy_j * 1e3:.2f} mJ, {e.tops:.1f} TOPS, {e.tops_per_w:.3f} TOPS/W")
+        record("timing mode, one inference", label, round(dt, 3), unit="s", target=f"< {target:g} s")
         print(f"  wall {dt:.3f} s (target < {target:g} s: {'ok' if dt < target else 'MISSED'})"
               + (f"; SCALE-Sim ResNet-50 took {SCALESIM_RESNET50_S} s -> {SCALESIM_RESNET50_S / dt:.0f}x faster"
                  if "ResNet" in label else ""))
@@ -129,6 +133,7 @@ def bench_full_vs_accuracy(samples: int, repeat: int):
             f = evaluate(tr, timed, batch_size=64, limit=n, keep_outputs=True)
             tf = min(tf, time.perf_counter() - t0)
         same = bool((a.outputs == f.outputs).all())
+        record("full mode / accuracy mode", tr.name, round(tf / ta, 2), target="<= 1.5")
         print(f"{tr.name}: accuracy {ta:.3f} s, full {tf:.3f} s, ratio {tf / ta:.2f} "
               f"(target <= 1.5: {'ok' if tf / ta <= 1.5 else 'MISSED'}); outputs identical: {same}")
 
