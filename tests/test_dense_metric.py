@@ -182,3 +182,29 @@ def test_from_torch_token_classification_records_dense_metrics(tmp_path):
         from_torch(model, torch.from_numpy(ids[:2]), ids, labels[:, :6], tmp_path / "bad2", name="t",
                    metric="top1_dense")
     assert not (tmp_path / "bad2").exists()
+
+
+def test_export_trace_cli_metric_top1_dense(tmp_path):
+    """`amssim export-trace model.pt2 --metric top1_dense`: dense labels through the CLI."""
+    rng = np.random.default_rng(6)
+    ids = rng.integers(0, 11, (6, 7))
+    model = TokenTagger().eval()
+    with torch.no_grad():
+        pred = model(torch.from_numpy(ids)).numpy().argmax(1)
+    labels = np.where(rng.random((6, 7)) < 0.5, pred, rng.integers(0, 5, (6, 7)))
+    labels[:, -1] = -100
+    keep = labels >= 0
+    want = np.sum((pred == labels) & keep) / np.sum(keep)
+    ep = torch.export.export(model, (torch.from_numpy(ids[:2]),),
+                             dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(ep, str(tmp_path / "tagger.pt2"))
+    np.savez(tmp_path / "eval.npz", x=ids, labels=labels)
+    rc = main(["export-trace", str(tmp_path / "tagger.pt2"), "--data", str(tmp_path / "eval.npz"),
+               "--metric", "top1_dense", "--out", str(tmp_path / "t")])
+    assert rc == 0
+    t = load_trace(tmp_path / "t")
+    assert t.metric == "top1_dense" and t.fp32_metric == pytest.approx(want, abs=0)
+    # the default metric refuses (N, L) labels with a message naming the labels
+    rc = main(["export-trace", str(tmp_path / "tagger.pt2"), "--data", str(tmp_path / "eval.npz"),
+               "--out", str(tmp_path / "t2")])
+    assert rc == 2 and not (tmp_path / "t2").exists()

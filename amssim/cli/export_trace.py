@@ -32,6 +32,9 @@ def register(p):
                    help="array name(s) in --data holding the model inputs, in model order (None: x)")
     p.add_argument("--label-key", default="labels", help="array name in --data holding integer labels "
                    "(absent: no metric)")
+    p.add_argument("--metric", choices=("top1", "top1_dense"), default="top1",
+                   help="how labels score outputs[0]: top1 (labels (N,)) or top1_dense (labels (N, ...), "
+                        "class axis 1, labels < 0 ignored)")
     p.add_argument("--limit", type=int, default=None, help="keep only the first N evaluation samples")
     p.add_argument("--no-fold-batchnorm", action="store_true", help="keep BatchNorm as its own op")
     p.add_argument("--overwrite", action="store_true", help="replace an existing trace directory")
@@ -78,7 +81,7 @@ def run(args) -> int:
 
         inputs, labels = _load_data(args)
         t = from_onnx(src, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
-                      metric="top1" if labels is not None else None, overwrite=args.overwrite)
+                      metric=args.metric if labels is not None else None, overwrite=args.overwrite)
     elif ext == ".pt2":
         try:
             import torch
@@ -89,7 +92,7 @@ def run(args) -> int:
         inputs, labels = _load_data(args)
         ep = _load_exported(torch, src)
         t = from_exported(ep, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
-                          metric="top1" if labels is not None else None, overwrite=args.overwrite)
+                          metric=args.metric if labels is not None else None, overwrite=args.overwrite)
     else:
         raise TraceError(f"{escape(src)}: unknown source type {escape(ext)!r} (expected .pt2, .onnx or .csv)")
     gem = t.gemm_ops()
