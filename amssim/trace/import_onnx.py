@@ -324,12 +324,16 @@ def from_onnx(path, eval_inputs, labels, out_dir, *, name: str | None = None, fo
             model = inline_local_functions(model)
         except Exception as exc:  # noqa: BLE001
             raise TraceError(f"from_onnx: {path}: cannot inline the model's local functions ({exc})") from None
+    # weights to numpy, then drop the protobuf copy: re-parse the graph without them so the
+    # parser's buffers are released (peak memory ~2x the weights instead of 3x)
+    weights = {t.name: _C(nh.to_array(t)) for t in model.graph.initializer}
+    model.graph.ClearField("initializer")
+    model = onnx.ModelProto.FromString(model.SerializeToString())
     g = model.graph
     cv = _Onnx(model, path)
-    inits = {t.name for t in g.initializer}
-    for t in g.initializer:
-        cv.vals[t.name] = _C(nh.to_array(t))
-    g.ClearField("initializer")  # the protobuf copy of the weights is no longer needed
+    inits = set(weights)
+    cv.vals.update(weights)
+    del weights
     in_specs = []
     for vi in g.input:
         if vi.name in inits:
