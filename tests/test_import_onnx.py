@@ -200,3 +200,39 @@ def test_single_operator_matches_onnxruntime(tmp_path, case):
     t = _against_ort(tmp_path, _graph_model(nodes, shape, inits), x)
     got = {o.kind for o in t.ops}
     assert kinds <= got, (kinds, got)
+
+
+def test_batch_dependent_values_refused(tmp_path):
+    """A value that depends on the batch size other than by broadcasting (here the sample
+    index) cannot be a trace constant: refused naming the node."""
+    nodes = [_n("Shape", ["x"], ["sh"]), _n("Gather", ["sh", "z"], ["b"], axis=0),
+             _n("Range", ["z", "b", "one"], ["r"]), _n("Cast", ["r"], ["rf"], to=1),
+             _n("Unsqueeze", ["rf", "ax"], ["ru"]), _n("Add", ["x", "ru"], ["y"])]
+    m = _graph_model(nodes, (4,), [("z", np.array(0, I64)), ("one", np.array(1, I64)), ("ax", np.array([1], I64))])
+    import onnx
+
+    onnx.save(m, str(tmp_path / "r.onnx"))
+    with pytest.raises(TraceError, match=r"node 'Add_y' \(Add\): value 'ru' depends on the batch size"):
+        from_onnx(tmp_path / "r.onnx", np.zeros((3, 4), F32), None, tmp_path / "t", metric=None)
+
+
+def test_export_trace_cli_onnx(tmp_path, capsys):
+    """`amssim export-trace` on .onnx: a translated model writes a trace; an unsupported
+    operator exits 2 with one line naming the operator and the node."""
+    import onnx
+
+    from amssim.cli import main
+
+    nodes, shape, inits, x, _ = _cases()["maxpool-unpool"]
+    onnx.save(_graph_model(nodes, shape, inits), str(tmp_path / "u.onnx"))
+    np.savez(tmp_path / "d.npz", x=x)
+    assert main(["export-trace", str(tmp_path / "u.onnx"), "--data", str(tmp_path / "d.npz"),
+                 "--out", str(tmp_path / "t")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    bad = _graph_model([_n("Relu", ["x"], ["h"]), _n("Hardmax", ["h"], ["y"])], shape)
+    onnx.save(bad, str(tmp_path / "bad.onnx"))
+    assert main(["export-trace", str(tmp_path / "bad.onnx"), "--data", str(tmp_path / "d.npz"),
+                 "--out", str(tmp_path / "t2")]) == 2
+    err = capsys.readouterr().err
+    assert "node 'Hardmax_y' (Hardmax): unsupported ONNX operator 'Hardmax'" in err
+    assert not (tmp_path / "t2").exists()

@@ -361,8 +361,16 @@ def from_onnx(path, eval_inputs, labels, out_dir, *, name: str | None = None, fo
         for n in node.input:
             last[n] = k
     keep = {o.name for o in g.output}
+    static = all(vi.type.tensor_type.shape.dim[0].HasField("dim_value") for vi in g.input if vi.name not in inits)
     for k, node in enumerate(g.node):
-        v = cv.convert(node)
+        try:
+            v = cv.convert(node)
+        except TraceError as exc:
+            if not static:
+                raise
+            raise TraceError(f"{exc} [the model was exported with a static batch size: export it with a dynamic "
+                             "batch axis (torch.onnx.export dynamic_axes / dynamic_shapes) so batch-sized values "
+                             "can be told from constants]") from None
         vs = v if isinstance(v, tuple) else (v,)
         for o, x in zip(node.output, vs):
             if o:
