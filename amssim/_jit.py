@@ -1,4 +1,4 @@
-"""The one place numba options are set (DESIGN 12).
+"""The one place numba options are set (docs/architecture.md §12).
 
 ``fastmath`` stays off everywhere: the kernels round, clamp and compare, and
 fast-math reassociation would break bit-exact agreement with the references.

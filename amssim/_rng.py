@@ -1,4 +1,4 @@
-"""Counter-based random numbers (DESIGN 4).
+"""Counter-based random numbers (docs/architecture.md §4).
 
 Every random draw in amssim is a pure function of ``(seed, stream, layer,
 coordinates)``; there is no generator state. A draw is made in two steps:

@@ -1,4 +1,4 @@
-"""RunResult: the structured outcome of one simulation (DESIGN 2 and 13).
+"""RunResult: the structured outcome of one simulation (docs/architecture.md §2 and §13).
 
 ``RunResult.to_dict()`` is the JSON object ``amssim simulate --json`` prints and
 sweep stores keep, one per (configuration, seed).

@@ -8,7 +8,7 @@ This is the glue behind ``amssim simulate``, sweeps, search and reports:
 * the timing model (:func:`amssim.timing.simulate_timing`) and the energy model
   (:func:`amssim.energy.estimate_energy`) on the trace's GEMM shapes.
 
-Modes (DESIGN 2): ``accuracy`` runs both models side by side (the functional one
+Modes (docs/architecture.md §2): ``accuracy`` runs both models side by side (the functional one
 on whole layers); ``full`` lets the simpy model drive the functional one (each tile
 job computes its numeric block; outputs are bit-identical to ``accuracy``);
 ``timing`` runs shapes only. Figures are per inference; the timing model runs

@@ -1,7 +1,7 @@
 """A fake ``run_point`` / ``validate_overrides`` pair for the sweep tests.
 
 Deterministic pure functions of (trace, device, overrides, seed, mode) shaped like
-the RunResult of DESIGN 13, with a Table-II-like accuracy surface over tile width
+the RunResult of docs/architecture.md §13, with a Table-II-like accuracy surface over tile width
 and gain and an energy that falls with tile width and rises with bits and gain.
 ``AMSSIM_FAKE_RUNNER_DELAY_S`` makes every run sleep (for the SIGKILL resume test);
 ``fake.fail=1`` makes a run raise.

@@ -1,4 +1,4 @@
-"""amssim simulate: the DESIGN-13 JSON object, mode contracts, bad input (exit 2)."""
+"""amssim simulate: the docs/architecture.md §13 JSON object, mode contracts, bad input (exit 2)."""
 
 import json
 import os

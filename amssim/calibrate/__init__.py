@@ -1,4 +1,4 @@
-"""Calibration of device noise and transfer models from lab data (DESIGN 10).
+"""Calibration of device noise and transfer models from lab data (docs/architecture.md §10).
 
     from amssim.calibrate import calibrate, write_device, write_report
     res = calibrate("paired.npz", meta="meta.toml")      # or transfer="sweep.npz"

@@ -1,6 +1,6 @@
 """Command-line interface: ``amssim <command> ...``.
 
-The CLI package is the only place that prints or sets exit codes (DESIGN 12):
+The CLI package is the only place that prints or sets exit codes (docs/architecture.md §12):
 0 ok, 1 runtime failure, 2 bad input. Each command lives in its own module
 ``amssim/cli/<command>.py`` exposing ``NAME``, ``HELP``, ``register(parser)``
 and ``run(args) -> int``.

@@ -1,6 +1,6 @@
 """Device model: frozen dataclasses for the sections of ``device_models/*.toml``.
 
-A device is data (DESIGN 7). Sections: ``[arch]`` (tiles, clock, pipeline depths,
+A device is data (docs/architecture.md §7). Sections: ``[arch]`` (tiles, clock, pipeline depths,
 weight programming, memories), ``[numerics]`` (default ABFP settings),
 ``[converters]`` (converter lanes, ENOB loss, INL and channel tables), ``[noise]``
 (ADC-referred noise model in LSB), ``[energy]`` (per-action energies in joules,
@@ -63,7 +63,7 @@ class ArchConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class NumericsConfig:
-    """``[numerics]``: default ABFP settings (DESIGN 3)."""
+    """``[numerics]``: default ABFP settings (docs/architecture.md §3)."""
 
     tile_width: int = spec("int", lo=1, hi=4096, doc="ABFP block length n = tile rows (1..4096)")
     input_bits: int = spec("int", lo=2, hi=16, doc="input DAC bits b_X (2..16)")

@@ -1,4 +1,4 @@
-"""Energy: action counts x the device's energy table + static power x time (DESIGN 9)."""
+"""Energy: action counts x the device's energy table + static power x time (docs/architecture.md §9)."""
 
 from __future__ import annotations
 

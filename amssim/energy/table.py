@@ -1,6 +1,6 @@
 """Energy = action counts x per-action energies + static power x simulated time.
 
-Accelergy-style (DESIGN 9). Components and the actions they are charged for:
+Accelergy-style (docs/architecture.md §9). Components and the actions they are charged for:
 ``dac`` (input conversions), ``modulator`` (input bits modulated),
 ``weight_program`` (weight elements programmed), ``adc`` (conversions, energy from
 bits), ``gain`` (gain-stage samples), ``exp_unit`` (input scaling per element,

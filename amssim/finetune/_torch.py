@@ -1,4 +1,4 @@
-"""Lazy PyTorch import for the ``torch`` extra (DESIGN 3): a clear ConfigError if missing."""
+"""Lazy PyTorch import for the ``torch`` extra (docs/architecture.md §3): a clear ConfigError if missing."""
 
 from __future__ import annotations
 

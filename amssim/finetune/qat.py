@@ -1,4 +1,4 @@
-"""ABFP matrix product in PyTorch for quantisation-aware training (DESIGN 3).
+"""ABFP matrix product in PyTorch for quantisation-aware training (docs/architecture.md §3).
 
 :func:`abfp_matmul_torch` follows the arithmetic of :mod:`amssim.signal._kernels`
 operation by operation (float64 unless stated): bf16 (RNE) / fp32 / pow2 block scales

@@ -1,4 +1,4 @@
-"""numba kernels of the number formats (DESIGN 12: arrays and scalars only).
+"""numba kernels of the number formats (docs/architecture.md §12: arrays and scalars only).
 
 Every kernel takes float32 input, writes float32 output and returns the number of
 non-finite inputs it met (the Python wrappers in :mod:`amssim.formats.registry`
@@ -208,7 +208,7 @@ def _bf16_round(a):
 
 @njit_parallel
 def abfp_kernel(x, out, codes, scales, tile, levels, mode, k0, k1, base, col_stride, salt):
-    """ABFP digital encoding per block of ``tile`` along axis 1 (DESIGN 3).
+    """ABFP digital encoding per block of ``tile`` along axis 1 (docs/architecture.md §3).
 
     s = bf16(max|block|) (zero block: s = 1); c = clamp(round((x * L) / s), -L, L),
     L = levels = 2^(b-1) - 1 (x * L exact in float64, one rounded division); output

@@ -1,4 +1,4 @@
-"""ABFP digital encoding ``abfp_{b}_n{tile}`` (DESIGN 3, the analog tile's input quantiser).
+"""ABFP digital encoding ``abfp_{b}_n{tile}`` (docs/architecture.md §3, the analog tile's input quantiser).
 
 Per block of ``tile`` elements along the axis: s = bf16(max|block|) (round to nearest
 even; a zero block has s = 1); code c = clamp(round((x * L) / s), -L, L) with

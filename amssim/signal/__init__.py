@@ -1,4 +1,4 @@
-"""The analog signal chain: DAC -> tile -> gain -> ADC -> exponent unit (DESIGN 3).
+"""The analog signal chain: DAC -> tile -> gain -> ADC -> exponent unit (docs/architecture.md §3).
 
 Public names: :class:`AbfpConfig`, :func:`abfp_matmul`, :func:`prepare_weights`,
 :class:`AbfpPrepared`, :func:`finalize`, :func:`abfp_error_variance`,

@@ -279,7 +279,7 @@ def finalize(acc) -> np.ndarray:
 
 def abfp_matmul(x, w, cfg: AbfpConfig, seed: int = 0, *, layer: int = 0,
                 row_offset: int = 0) -> np.ndarray:
-    """Y = X W^T on analog ABFP tiles (DESIGN 3). x (M, K), w (N, K) -> (M, N) float32 (bf16 values).
+    """Y = X W^T on analog ABFP tiles (docs/architecture.md §3). x (M, K), w (N, K) -> (M, N) float32 (bf16 values).
 
     ``ideal=True`` returns the float64 product as float32.
     """

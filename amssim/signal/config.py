@@ -1,4 +1,4 @@
-"""Configuration of the ABFP analog signal chain (DESIGN 3).
+"""Configuration of the ABFP analog signal chain (docs/architecture.md §3).
 
 :class:`AbfpConfig` is a frozen keyword-only dataclass validated on
 construction. The switches "beyond the paper" all default to off; their exact

@@ -1,4 +1,4 @@
-"""Closed-form ABFP error variance (DESIGN 3) and the ADC saturation fraction.
+"""Closed-form ABFP error variance (docs/architecture.md §3) and the ADC saturation fraction.
 
 For each output (m, i), assuming no saturation and uniformly distributed
 rounding errors, the error Y - X W^T has variance

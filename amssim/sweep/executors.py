@@ -3,7 +3,7 @@
 Every executor has one method, ``run(fn, tasks)``, yielding ``(task, result, error)``
 as tasks finish (in any order); exactly one of ``result``/``error`` is None.
 Results do not depend on the executor because each run is a pure function of its
-task (DESIGN 4); the sweep engine writes them to the store in the parent process.
+task (docs/architecture.md §4); the sweep engine writes them to the store in the parent process.
 """
 
 from __future__ import annotations

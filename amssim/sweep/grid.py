@@ -1,7 +1,7 @@
 """Sweep grids: ``--grid key=v1,v2,...`` arguments and TOML sweep files -> points.
 
 A *point* is one dict of ``--set`` overrides (dotted device-model key -> value
-string, DESIGN 13). A sweep is a list of points, each run with several noise
+string, docs/architecture.md §13). A sweep is a list of points, each run with several noise
 seeds. Values stay strings here: their types are checked by the run layer's
 validator (``amssim.run.validate_overrides``), which the sweep engine calls
 before any run starts.

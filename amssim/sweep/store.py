@@ -1,10 +1,10 @@
-"""JSON-lines result store for sweeps (DESIGN 11).
+"""JSON-lines result store for sweeps (docs/architecture.md §11).
 
 File layout: the first line is a header ``{"format": "amssim-sweep-store",
 "version": 1, ...}``; every further line is one row::
 
     {"point_key": "3f2a...", "seed": 0, "trace": ..., "device": ..., "mode": ...,
-     "overrides": {"numerics.gain": "8"}, "result": {<RunResult of DESIGN 13>}}
+     "overrides": {"numerics.gain": "8"}, "result": {<RunResult of docs/architecture.md §13>}}
 
 Rows are keyed by ``(point_key, seed)``; ``point_key`` is a stable hash of
 (trace, device, mode, overrides) known *before* a run starts, so a resumed sweep

@@ -1,4 +1,4 @@
-"""Timing: tile mapping, simpy model of the engines, closed-form oracle (DESIGN 8).
+"""Timing: tile mapping, simpy model of the engines, closed-form oracle (docs/architecture.md §8).
 
 Public API::
 

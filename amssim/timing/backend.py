@@ -1,4 +1,4 @@
-"""Full mode: the timing model drives the functional ABFP model (DESIGN 2).
+"""Full mode: the timing model drives the functional ABFP model (docs/architecture.md §2).
 
 :class:`TimedAbfpBackend` implements the executor's backend protocol. Each
 ``gemm`` call is one GEMM instance: it is mapped onto the tiles and run through

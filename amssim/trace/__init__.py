@@ -1,4 +1,4 @@
-"""Traces: format (DESIGN 6), loader/validator, writer, executor, importers.
+"""Traces: format (docs/architecture.md §6), loader/validator, writer, executor, importers.
 
 >>> from amssim.trace import load_trace, evaluate, Float32Backend
 >>> t = load_trace("workloads/fsdd-cnn")

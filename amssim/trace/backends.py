@@ -20,7 +20,7 @@ depend on the batch size (see :mod:`amssim.trace.executor` for how rows are numb
 - :class:`Float32Backend`: the float32 reference (numpy BLAS), no bf16 anywhere; the
   paper's float32 baseline.
 - :class:`AbfpBackend`: the ABFP analog tile, ``amssim.abfp_matmul``; non-GEMM ops in
-  float32 from bf16 inputs with bf16 outputs (DESIGN 3).
+  float32 from bf16 inputs with bf16 outputs (docs/architecture.md §3).
 - :class:`DigitalBackend`: a digital number format on both operands with float32
   accumulation, ``amssim.formats.digital_matmul``; bf16 at non-GEMM boundaries too.
 """
@@ -80,7 +80,7 @@ class Float32Backend:
 
 
 class AbfpBackend:
-    """ABFP analog tile (DESIGN 3) for every GEMM op; per-op overrides by op name.
+    """ABFP analog tile (docs/architecture.md §3) for every GEMM op; per-op overrides by op name.
 
     Static weights (the same array object passed again for the same op, as the
     executor does for linear/conv weights) are programmed once and reused
@@ -158,7 +158,7 @@ class DigitalBackend:
         from ..formats import digital_matmul
 
         # fp64 accumulation (one rounding to float32): BLAS sgemm's summation order depends
-        # on the number of rows, which would make results depend on the batch size (DESIGN 4)
+        # on the number of rows, which would make results depend on the batch size (docs/architecture.md §4)
         return digital_matmul(x, w, self.fmt_x, self.fmt_w, accumulate="fp64", seed=self.seed,
                               layer=layer, row_offset=row_offset)
 

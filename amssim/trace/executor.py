@@ -1,4 +1,4 @@
-"""Run a trace op by op through a numeric backend (DESIGN 2, 3, 6).
+"""Run a trace op by op through a numeric backend (docs/architecture.md §2, §3, §6).
 
 GEMM ops (linear, conv1d/conv2d via im2col, matmul) go to ``backend.gemm``; every
 other op runs in float32 (:mod:`.ops`). When ``backend.bf16_activations`` is true

@@ -1,6 +1,6 @@
 """Convolution and pooling windows as matrices (im2col), in numpy.
 
-Convolutions run as GEMMs (DESIGN 3): the input ``x`` of shape ``(B, C, *spatial)``
+Convolutions run as GEMMs (docs/architecture.md §3): the input ``x`` of shape ``(B, C, *spatial)``
 becomes a row matrix ``cols`` of shape ``(B * P, C * prod(kernel))`` with ``P`` the
 number of output positions per sample, rows ordered sample-major then output
 position in C order (so the rows of sample ``b`` are ``b*P ... b*P + P-1``, which

@@ -1,4 +1,4 @@
-"""Load and validate a trace directory (DESIGN 6); never unpickles anything.
+"""Load and validate a trace directory (docs/architecture.md §6); never unpickles anything.
 
 :func:`load_trace` checks the manifest structure and version, every file (safe
 ``np.load(allow_pickle=False)``, shape and dtype as recorded, finite values), op

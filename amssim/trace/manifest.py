@@ -1,4 +1,4 @@
-"""Trace manifest schema (DESIGN 6), version 1.
+"""Trace manifest schema (docs/architecture.md §6), version 1.
 
 A trace is a directory::
 

@@ -1,4 +1,4 @@
-"""Write a trace directory (DESIGN 6 layout), validated before anything is written."""
+"""Write a trace directory (docs/architecture.md §6 layout), validated before anything is written."""
 
 from __future__ import annotations
 

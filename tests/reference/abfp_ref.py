@@ -1,4 +1,4 @@
-"""Slow, obviously-correct numpy reference of the ABFP signal chain (DESIGN 3).
+"""Slow, obviously-correct numpy reference of the ABFP signal chain (docs/architecture.md §3).
 
 Follows the equations line by line with whole-array float64 numpy operations,
 in the arithmetic order documented in amssim/signal/_kernels.py. Random draws use
@@ -115,7 +115,7 @@ def output_noise(cfg, seed, layer, a, b, c):
 
 
 def abfp_matmul_ref(x, w, cfg, seed=0, layer=0, row_offset=0):
-    """Y = X W^T per DESIGN 3 (x (M, K), w (N, K) float32) -> (M, N) float32."""
+    """Y = X W^T per docs/architecture.md §3 (x (M, K), w (N, K) float32) -> (M, N) float32."""
     x = np.asarray(x, np.float32)
     w = np.asarray(w, np.float32)
     if cfg.ideal:

@@ -407,7 +407,7 @@ def _round_int(y: Fraction, mode: str, u: Fraction | None) -> int:
 
 
 def quantize_abfp(x, bits, tile, mode="nearest_even", seed=None, layer=0):
-    """DESIGN 3 quantiser, per row of a 2-D x, blocks along axis 1."""
+    """docs/architecture.md §3 quantiser, per row of a 2-D x, blocks along axis 1."""
     x = np.asarray(x, dtype=np.float32)
     L = (1 << (bits - 1)) - 1
     out = np.zeros_like(x)
