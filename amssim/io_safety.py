@@ -153,9 +153,11 @@ def _read_header(fh, where: str, error):
             shape, fortran, dtype = np.lib.format._read_array_header(fh, version)  # noqa: SLF001
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, EOFError, SyntaxError, TypeError, OverflowError, RecursionError,
-            MemoryError) as exc:
-        raise error(f"{where}: not a readable .npy array header ({escape(exc)})") from exc
+    except AmssimError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser fails in many ways on bad bytes
+        raise error(f"{where}: not a readable .npy array header ({type(exc).__name__}: "
+                    f"{escape(exc)[:200]})") from exc
     if dtype.hasobject:
         raise error(f"{where}: object arrays are refused (they would need pickle)")
     return tuple(int(d) for d in shape), bool(fortran), dtype

@@ -48,7 +48,7 @@ MAX_MEMORY_ENV = "AMSSIM_MAX_MEMORY"
 #: closed-form (analytic) timing is used, with a notice
 MAX_TIMING_JOBS = 2_000_000
 #: (point, seed) runs one sweep may hold (the store and the plan are kept in memory)
-MAX_SWEEP_RUNS = 1_000_000
+MAX_SWEEP_RUNS = 100_000
 #: bootstrap refits in calibration (each one is a full fit)
 MAX_BOOTSTRAP_REPS = 10_000
 

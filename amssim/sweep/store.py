@@ -90,11 +90,24 @@ def _is_number(v) -> bool:
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
+def _too_big(obj, depth: int = 0) -> bool:
+    """An integer no float can hold (summaries average results as floats)."""
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return abs(obj) > 2**1000
+    if depth < 4 and isinstance(obj, dict):
+        return any(_too_big(v, depth + 1) for v in obj.values())
+    if depth < 4 and isinstance(obj, list):
+        return any(_too_big(v, depth + 1) for v in obj)
+    return False
+
+
 def _row_problem(row) -> str | None:
     """Why a parsed row cannot be used (None: fine). Checks every field that pareto, report
     and resume read, so one bad line is skipped instead of crashing them."""
     if not isinstance(row, dict):
         return "is not a JSON object"
+    if _too_big(row):
+        return "holds an integer too large for a float"
     if not isinstance(row.get("point_key"), str):
         return "has no string 'point_key'"
     seed = row.get("seed")
