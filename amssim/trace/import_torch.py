@@ -13,8 +13,6 @@ folded into the preceding convolution. Anything else raises
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import TraceError
@@ -167,7 +165,6 @@ class _Converter:
         return _BConst(r1, r2, axes)
 
     def run(self):
-        torch = self.torch
         sig = self.ep.graph_signature
         consts = {}
         for spec in sig.input_specs:
