@@ -44,7 +44,9 @@ def fmt_num(v, spec: str = ".4g") -> str:
 
 def table(rows: list[list], header: list[str]) -> str:
     """A plain-text table with right-aligned numeric columns."""
-    cells = [[str(h) for h in header]] + [[fmt_num(c) for c in r] for r in rows]
+    from ..io_safety import escape
+
+    cells = [[escape(h) for h in header]] + [[escape(fmt_num(c)) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for j, r in enumerate(cells):

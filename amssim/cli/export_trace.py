@@ -80,8 +80,9 @@ def run(args) -> int:
         from ..trace import from_onnx
 
         inputs, labels = _load_data(args)
-        t = from_onnx(src, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
-                      metric=args.metric if labels is not None else None, overwrite=args.overwrite)
+        with _naming(src):
+            t = from_onnx(src, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
+                          metric=args.metric if labels is not None else None, overwrite=args.overwrite)
     elif ext == ".pt2":
         try:
             import torch
@@ -91,8 +92,9 @@ def run(args) -> int:
 
         inputs, labels = _load_data(args)
         ep = _load_exported(torch, src)
-        t = from_exported(ep, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
-                          metric=args.metric if labels is not None else None, overwrite=args.overwrite)
+        with _naming(src):
+            t = from_exported(ep, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
+                              metric=args.metric if labels is not None else None, overwrite=args.overwrite)
     else:
         raise TraceError(f"{escape(src)}: unknown source type {escape(ext)!r} (expected .pt2, .onnx or .csv)")
     gem = t.gemm_ops()
@@ -129,3 +131,20 @@ def _load_exported(torch, src):
     finally:
         for lg, lv in zip(loggers, levels):
             lg.setLevel(lv)
+
+
+class _naming:
+    """Prefix an importer's TraceError with the model file when the message does not name it."""
+
+    def __init__(self, src):
+        self.src = src
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, exc, tb):
+        from ..io_safety import escape
+
+        if exc is not None and isinstance(exc, TraceError) and self.src not in str(exc):
+            raise TraceError(f"{escape(self.src)}: {exc}") from exc
+        return False

@@ -62,7 +62,9 @@ def run(args) -> int:
         print_json(res.to_dict())
         return 0
     rows = [[i + 1, loss, s] for i, (loss, s) in enumerate(zip(res.losses, res.epoch_wall_s))]
-    print(f"finetuned {res.trace} for {res.device} with {res.method.upper()} on {res.train_samples} "
+    from ..io_safety import escape
+
+    print(f"finetuned {escape(res.trace)} for {escape(res.device)} with {res.method.upper()} on {res.train_samples} "
           f"samples ({res.train_data})")
     print(table(rows, ["epoch", "loss", "wall_s"]))
     print(f"total {res.total_wall_s:.2f} s; float32 metric {res.fp32_accuracy_before} -> "

@@ -105,6 +105,16 @@ def _finite(obj):
 
 
 def render(rep, out, store, summary) -> str:
+    from ..io_safety import escape
+
+    return escape_lines(_render(rep, out, store, summary), escape)
+
+
+def escape_lines(text: str, escape) -> str:
+    return "\n".join(escape(line) for line in text.split("\n"))
+
+
+def _render(rep, out, store, summary) -> str:
     f = rep.fast
     lines = [f"trace {rep.trace}  device {rep.device}  target: >= {100 * (1 - rep.target_loss):.2f} % "
              f"of float32 ({100 * rep.fp32_accuracy:.2f} %)",

@@ -56,7 +56,11 @@ def summary_columns(
 
 
 def text_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    """Aligned columns (first column left, the rest right)."""
+    """Aligned columns (first column left, the rest right); control characters escaped."""
+    from ..io_safety import escape
+
+    header = [escape(c) for c in header]
+    body = [[escape(c) for c in r] for r in body]
     widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
 
     def line(row):
