@@ -56,6 +56,31 @@ def block_scale(amax, fmt):
     return math.ldexp(1.0, e)
 
 
+@njit
+def _quantize_job(x, r, tt, n, t0, Lf, fmt, codes, scales):
+    """Block t0 + tt of row r: scale and codes (one job of :func:`quantize_blocks`)."""
+    K = x.shape[1]
+    k0 = (t0 + tt) * n
+    k1 = min(k0 + n, K)
+    amax = np.float32(0.0)
+    for k in range(k0, k1):
+        a = abs(x[r, k])
+        if a > amax:
+            amax = a
+    s = block_scale(amax, fmt)
+    scales[r, tt] = s
+    for j in range(n):
+        k = k0 + j
+        c = 0.0
+        if k < k1:
+            c = np.rint((np.float64(x[r, k]) * Lf) / s)
+            if c > Lf:
+                c = Lf
+            elif c < -Lf:
+                c = -Lf
+        codes[tt, r, j] = c
+
+
 @njit_parallel
 def quantize_blocks(x, n, t0, L, fmt, codes, scales):
     """Codes of blocks t0 .. t0 + codes.shape[0] of each row of ``x`` (R, K) float32.
@@ -63,30 +88,21 @@ def quantize_blocks(x, n, t0, L, fmt, codes, scales):
     codes (Tq, R, n) float32/float64 out; scales (R, Tq) float64 out.
     """
     tq = codes.shape[0]
-    R, K = x.shape
+    R = x.shape[0]
     Lf = np.float64(L)
     for job in prange(R * tq):
         r = job // tq
-        tt = job - r * tq
-        k0 = (t0 + tt) * n
-        k1 = min(k0 + n, K)
-        amax = np.float32(0.0)
-        for k in range(k0, k1):
-            a = abs(x[r, k])
-            if a > amax:
-                amax = a
-        s = block_scale(amax, fmt)
-        scales[r, tt] = s
-        for j in range(n):
-            k = k0 + j
-            c = 0.0
-            if k < k1:
-                c = np.rint((np.float64(x[r, k]) * Lf) / s)
-                if c > Lf:
-                    c = Lf
-                elif c < -Lf:
-                    c = -Lf
-            codes[tt, r, j] = c
+        _quantize_job(x, r, job - r * tq, n, t0, Lf, fmt, codes, scales)
+
+
+@njit
+def quantize_blocks_serial(x, n, t0, L, fmt, codes, scales):
+    """:func:`quantize_blocks` on the calling thread (for callers that run their own threads)."""
+    tq = codes.shape[0]
+    Lf = np.float64(L)
+    for r in range(x.shape[0]):
+        for tt in range(tq):
+            _quantize_job(x, r, tt, n, t0, Lf, fmt, codes, scales)
 
 
 @njit_parallel
@@ -253,6 +269,30 @@ def row_col_hashes(kind, keys, row0, c0, hb1, hb2):
         _row_hashes(kind, keys, np.uint32(row0 + r), c0, hb1[r], hb2[r])
 
 
+@njit
+def row_col_hashes_serial(kind, keys, row0, c0, hb1, hb2):
+    """:func:`row_col_hashes` on the calling thread."""
+    for r in range(hb1.shape[0]):
+        _row_hashes(kind, keys, np.uint32(row0 + r), c0, hb1[r], hb2[r])
+
+
+@njit
+def _epilogue_r(r, S, sx, sx_t0, swT, t0, c0, numv, offv, den, kappa, Ly, Lyf, simple, acc, acc_c0,
+                row0, kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2, hb_c0):
+    Tc, R, nc = S.shape
+    E = np.zeros(nc)
+    a = np.uint32(row0 + r)
+    hs = row_hash(keys[4], a)
+    accrow = acc[r, acc_c0:acc_c0 + nc]
+    h1 = hb1[r, hb_c0:hb_c0 + nc]
+    h2 = hb2[r, hb_c0:hb_c0 + nc] if hb2.shape[1] > 0 else hb2[r]
+    for tt in range(Tc):
+        t = t0 + tt
+        _epilogue_row(S[tt, r], numv, offv, E, h1, h2, swT[t, c0:c0 + nc], accrow, den, kappa,
+                      Lyf, Ly, sx[r, sx_t0 + tt], simple, kind, scale, dof, cdf, edges, keys, a,
+                      c0, t, sig_b, hs, adc_inl)
+
+
 @njit_parallel
 def epilogue(S, sx, sx_t0, swT, t0, c0, num, off, den, kappa, Ly, acc, acc_c0, row0,
              kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2, hb_c0):
@@ -268,19 +308,23 @@ def epilogue(S, sx, sx_t0, swT, t0, c0, num, off, den, kappa, Ly, acc, acc_c0, r
     simple = sig_b == 0.0 and adc_inl.shape[0] == 0
     numv = num[c0:c0 + nc]
     offv = off[c0:c0 + nc]
-    two = hb2.shape[1] > 0
     for r in prange(R):
-        E = np.zeros(nc)
-        a = np.uint32(row0 + r)
-        hs = row_hash(keys[4], a)
-        accrow = acc[r, acc_c0:acc_c0 + nc]
-        h1 = hb1[r, hb_c0:hb_c0 + nc]
-        h2 = hb2[r, hb_c0:hb_c0 + nc] if two else hb2[r]
-        for tt in range(Tc):
-            t = t0 + tt
-            _epilogue_row(S[tt, r], numv, offv, E, h1, h2, swT[t, c0:c0 + nc], accrow, den, kappa,
-                          Lyf, Ly, sx[r, sx_t0 + tt], simple, kind, scale, dof, cdf, edges, keys, a,
-                          c0, t, sig_b, hs, adc_inl)
+        _epilogue_r(r, S, sx, sx_t0, swT, t0, c0, numv, offv, den, kappa, Ly, Lyf, simple, acc,
+                    acc_c0, row0, kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2, hb_c0)
+
+
+@njit
+def epilogue_serial(S, sx, sx_t0, swT, t0, c0, num, off, den, kappa, Ly, acc, acc_c0, row0,
+                    kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2, hb_c0):
+    """:func:`epilogue` on the calling thread."""
+    Tc, R, nc = S.shape
+    Lyf = np.float64(Ly)
+    simple = sig_b == 0.0 and adc_inl.shape[0] == 0
+    numv = num[c0:c0 + nc]
+    offv = off[c0:c0 + nc]
+    for r in range(R):
+        _epilogue_r(r, S, sx, sx_t0, swT, t0, c0, numv, offv, den, kappa, Ly, Lyf, simple, acc,
+                    acc_c0, row0, kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2, hb_c0)
 
 
 @njit_parallel

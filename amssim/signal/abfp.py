@@ -16,11 +16,15 @@ columns or blocks (in increasing t) gives bit-identical results.
 from __future__ import annotations
 
 import numbers
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from .._rng import Stream, stream_key
 from ..errors import ConfigError
+from . import _blas
 from . import _kernels as K
 from .config import AbfpConfig, NoiseKind
 from .noise import noise_tables
@@ -40,6 +44,11 @@ _BLAS_ROWS = 1024
 _BLAS_ROWS_NARROW = 256
 _BLAS_COLS = 1 << 20
 _BLAS_ELEMS = 1 << 22
+#: own worker threads (numba threads > 1): rows per chunk at least, chunks per worker,
+#: and the smallest product (rows x blocks x n x columns) worth the hand-off
+_THREAD_MIN_ROWS = 16
+_CHUNKS_PER_WORKER = 4
+_THREAD_MIN_WORK = 1 << 22
 
 
 def _check_int(name, v, lo=0):
@@ -199,6 +208,10 @@ class AbfpPrepared:
         noise = (kind, float(cfg.noise_lsb), float(cfg.noise_dof), self._cdf, self._edges,
                  self._keys, float(cfg.signal_noise_var_lsb2), self._adc_inl)
         blas = not (self.fused or self.float_path)
+        workers = _workers(R, tq * n * nc) if blas else 1
+        if workers > 1:
+            _accumulate_threads(self, x, acc, t_start, t_stop, row0, c0, c1, acc_c0, workers)
+            return
         if blas:  # cache blocking: one (row chunk x column chunk) of S stays in L2
             rc = min(rc, _BLAS_ROWS if n >= 64 else _BLAS_ROWS_NARROW)
             cc = min(nc, _BLAS_COLS)
@@ -244,6 +257,33 @@ class AbfpPrepared:
                            acc[r0:r1], acc_c0, row0 + r0, *noise, hb1, hb2, 0)
 
 
+def _workers(rows, work_per_row):
+    """Worker threads for a BLAS-path product (1: use the numba thread pool directly)."""
+    nt = numba.get_num_threads()
+    if nt <= 1 or rows < 2 * _THREAD_MIN_ROWS or rows * work_per_row < _THREAD_MIN_WORK:
+        return 1
+    if not _blas.available():
+        return 1
+    return nt
+
+
+_POOLS: dict = {}
+_TLS = threading.local()
+
+
+def _pool(workers):
+    p = _POOLS.get(workers)
+    if p is None:
+        p = _POOLS.setdefault(workers, ThreadPoolExecutor(workers, thread_name_prefix="amssim-abfp"))
+    return p
+
+
+def _single_blas_thread():
+    if not getattr(_TLS, "blas1", False):
+        _blas.set_local_threads(1)
+        _TLS.blas1 = True
+
+
 def _block_products(xc, wT, S, kr):
     """S[t] = xc[t] @ wT[t] (exact integer codes), the last block over its ``kr`` real
     columns only: its zero padding adds nothing to an exact sum, so skipping it is
@@ -255,6 +295,48 @@ def _block_products(xc, wT, S, kr):
     if S.shape[0] > 1:
         np.matmul(xc[:-1], wT[:-1], out=S[:-1])
     np.matmul(xc[-1][..., :kr], wT[-1][..., :kr, :], out=S[-1])
+
+
+def _accumulate_threads(self, x, acc, t_start, t_stop, row0, c0, c1, acc_c0, workers):
+    """BLAS path on ``workers`` threads of our own, each with single-threaded OpenBLAS and
+    serial numba kernels, taking row chunks as they finish (no competing thread pools,
+    and a descheduled thread on a shared machine delays one chunk, not every product).
+    Same per-element arithmetic and block order as the single-pool path."""
+    R = x.shape[0]
+    n, T = self.n, self.num_blocks
+    tq, nc = t_stop - t_start, c1 - c0
+    cfg = self.cfg
+    rows = max(_THREAD_MIN_ROWS, min(_BLAS_ROWS, -(-R // (_CHUNKS_PER_WORKER * workers))))
+    tc = max(1, min(tq, _BLAS_ELEMS // (rows * nc)))
+    kind = int(cfg.noise_kind)
+    nc2 = nc if kind in (int(NoiseKind.GAUSSIAN), int(NoiseKind.EMPIRICAL)) else 0
+    fmt = int(cfg.scale_kind)
+    common = (self._num, self._off, self._den, self._kappa, self.Ly)
+    noise = (kind, float(cfg.noise_lsb), float(cfg.noise_dof), self._cdf, self._edges,
+             self._keys, float(cfg.signal_noise_var_lsb2), self._adc_inl)
+    wT = self._wT[:, :, c0:c1]
+
+    def work(r0):
+        _single_blas_thread()
+        r1 = min(R, r0 + rows)
+        rr = r1 - r0
+        xc = np.empty((tq, rr, n), self.code_dtype)
+        sx = np.empty((rr, tq), np.float64)
+        K.quantize_blocks_serial(x[r0:r1], n, t_start, self.Lx, fmt, xc, sx)
+        hb1 = np.empty((rr, nc), np.uint32)
+        hb2 = np.empty((rr, nc2), np.uint32)
+        K.row_col_hashes_serial(kind, self._keys, row0 + r0, c0, hb1, hb2)
+        S = np.empty((tc, rr, nc), self.code_dtype)
+        for ta in range(t_start, t_stop, tc):
+            tb = min(t_stop, ta + tc)
+            Sv = S[: tb - ta]
+            _block_products(xc[ta - t_start: tb - t_start], wT[ta:tb], Sv, self._kr if tb == T else n)
+            K.epilogue_serial(Sv, sx, ta - t_start, self.weight_scales, ta, c0, *common,
+                              acc[r0:r1], acc_c0, row0 + r0, *noise, hb1, hb2, 0)
+
+    for _ in _pool(workers).map(work, range(0, R, rows)):
+        pass
+
 
 
 def _describe(a):
