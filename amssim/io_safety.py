@@ -373,6 +373,11 @@ def check_output_dir(path, option: str = "--out", *, trace: bool = False, overwr
     if path is None or os.fspath(path) == "":
         raise OutputPathError(f"{option} '': empty output path")
     p = os.fspath(path)
+    if p != os.sep and p.endswith(os.sep):
+        bare = p.rstrip(os.sep)
+        if os.path.lexists(bare) and not os.path.isdir(bare):
+            raise OutputPathError(f"{option} {escape(p)}: {escape(bare)} exists and is not a directory")
+        p = bare
     if os.path.islink(p):
         raise OutputPathError(f"{option} {escape(p)}: is a symbolic link; refusing to write through "
                               "or replace it")

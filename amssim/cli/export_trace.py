@@ -79,6 +79,7 @@ def run(args) -> int:
     elif ext == ".onnx":
         from ..trace import from_onnx
 
+        _check_onnx(src)
         inputs, labels = _load_data(args)
         with _naming(src):
             t = from_onnx(src, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
@@ -148,3 +149,19 @@ class _naming:
         if exc is not None and isinstance(exc, TraceError) and self.src not in str(exc):
             raise TraceError(f"{escape(self.src)}: {exc}") from exc
         return False
+
+
+def _check_onnx(src):
+    """The ONNX checker (full, with shape inference) before importing: a corrupt or
+    inconsistent model file is bad input, named as such."""
+    from ..io_safety import escape
+
+    try:
+        import onnx
+    except ImportError:
+        return  # the importer reports the missing extra
+    try:
+        onnx.checker.check_model(src, full_check=True)
+    except Exception as exc:  # noqa: BLE001 - protobuf/checker raise many types on bad bytes
+        msg = escape(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)[:200]
+        raise TraceError(f"{escape(src)}: not a valid ONNX model ({type(exc).__name__}: {msg})") from exc
