@@ -85,12 +85,13 @@ def test_unsupported_onnx_op(tmp_path):
 # ---------------------------------------------------------------- single operators vs onnxruntime
 # Small graphs built with onnx.helper (dynamic batch "N"); onnxruntime is the oracle.
 
-def _graph_model(nodes, x_shape, inits=(), opset=18, x_type=None):
+def _graph_model(nodes, x_shape, inits=(), opset=18, x_type=None, out_rank=None):
     from onnx import TensorProto, helper, numpy_helper
 
     xt = TensorProto.FLOAT if x_type is None else x_type
+    out = None if out_rank is None else ["N"] + [f"d{i}" for i in range(1, out_rank)]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", xt, ["N", *x_shape])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, out)],
                           [numpy_helper.from_array(np.asarray(v), k) for k, v in inits])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
@@ -139,6 +140,17 @@ def _cases():
         "conv-transpose": ([_n("ConvTranspose", ["x", "w", "b"], ["y"], group=2, strides=[2, 2], pads=[1, 1, 1, 1],
                                output_padding=[1, 1])], (4, 6, 6),
                            [("w", w_t), ("b", np.arange(6, dtype=F32))], IMG, {"conv2d"}),
+        "conv-transpose-output-shape": ([_n("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], output_shape=[13, 12])],
+                                        (4, 6, 6), [("w", w_t.reshape(2, 6, 3, 3)[:, :3].repeat(2, 0))], IMG,
+                                        {"conv2d"}),
+        "conv-transpose-same-lower": ([_n("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], auto_pad="SAME_LOWER")],
+                                      (4, 6, 6), [("w", w_t)], IMG, {"conv2d"}),
+        "same-padding": ([_n("Conv", ["x", "w"], ["c"], group=4, strides=[2, 2], auto_pad="SAME_UPPER"),
+                          _n("MaxPool", ["c"], ["m"], kernel_shape=[2, 2], auto_pad="SAME_LOWER"),
+                          _n("AveragePool", ["m"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])], (4, 6, 6),
+                         [("w", w_dw)], IMG, {"conv2d", "pool"}),
+        "rank-raising-scalar": ([_n("Add", ["x", "c5"], ["a"]), _n("Squeeze", ["a", "z"], ["y"])], (4, 6, 6),
+                                [("c5", np.full((1, 1, 1, 1, 1), 0.5, F32)), ("z", np.array([0], I64))], IMG, {"add"}),
         "resize-nearest": ([_n("Resize", ["x", "", "s"], ["y"], mode="nearest",
                                coordinate_transformation_mode="asymmetric", nearest_mode="floor")], (4, 6, 6),
                            [("s", np.array([1, 1, 2, 2], F32))], IMG, {"resize"}),
@@ -224,12 +236,12 @@ def test_export_trace_cli_onnx(tmp_path, capsys):
     from amssim.cli import main
 
     nodes, shape, inits, x, _ = _cases()["maxpool-unpool"]
-    onnx.save(_graph_model(nodes, shape, inits), str(tmp_path / "u.onnx"))
+    onnx.save(_graph_model(nodes, shape, inits, out_rank=4), str(tmp_path / "u.onnx"))
     np.savez(tmp_path / "d.npz", x=x)
     assert main(["export-trace", str(tmp_path / "u.onnx"), "--data", str(tmp_path / "d.npz"),
                  "--out", str(tmp_path / "t")]) == 0
     assert "wrote" in capsys.readouterr().out
-    bad = _graph_model([_n("Relu", ["x"], ["h"]), _n("Hardmax", ["h"], ["y"])], shape)
+    bad = _graph_model([_n("Relu", ["x"], ["h"]), _n("Hardmax", ["h"], ["y"])], shape, out_rank=4)
     onnx.save(bad, str(tmp_path / "bad.onnx"))
     assert main(["export-trace", str(tmp_path / "bad.onnx"), "--data", str(tmp_path / "d.npz"),
                  "--out", str(tmp_path / "t2")]) == 2

@@ -89,7 +89,7 @@ def h_conv_transpose(cv, node, at):
         for i in range(nd):
             tot = stride[i] * (sp[i] - 1) + opad[i] + (k[i] - 1) * dil[i] + 1 - int(want[i])
             lo, hi = tot // 2, tot - tot // 2
-            pads[i], pads[nd + i] = (hi, lo) if ap == "SAME_UPPER" else (lo, hi)
+            pads[i], pads[nd + i] = (lo, hi) if ap == "SAME_UPPER" else (hi, lo)  # as onnxruntime
     elif ap not in ("NOTSET", "VALID"):
         cv.fail(node, f"auto_pad {ap!r} is not supported")
     try:
@@ -172,7 +172,8 @@ def _binary(kind, commutative=False, rev=None, bool_out=False):
             k = kind if first or commutative else rev
             if k is not None and c.static:
                 v = c.v1
-                if v.size == 1 and (v.dtype.kind in "iub" or cv.dt[x] == "float32" or float(v).is_integer()):
+                if v.size == 1 and v.ndim <= len(cv.s1[x]) and (
+                        v.dtype.kind in "iub" or cv.dt[x] == "float32" or float(v.reshape(-1)[0]).is_integer()):
                     out = cv.emit(node, k, [x], attrs={"scalar": _fval(v)})
                 elif (v.dtype.kind == "f" and cv.dt[x] == "float32" and np.isfinite(v).all()
                       and v.ndim <= len(cv.s1[x]) and _bcast(cv.s1[x], v.shape) == cv.s1[x]
