@@ -114,6 +114,29 @@ def minifloat_kernel(x, xb, out, man_bits, emin, maxv, ovf_nearest, mode, k0, k1
     return nbad
 
 
+@njit
+def _p2_bits(k):
+    """2**k as float64 from its bit pattern (exact for -1022 <= k <= 1023, = _p2(k))."""
+    return np.int64((k + 1023) << 52).view(np.float64)
+
+
+@njit
+def _block_nearest_fast(xr, xbr, outr, c0, c1, man_bits, emin_x, maxv_x):
+    """Nearest-even rounding of one block of finite normal (or zero) float32 values: the
+    arithmetic of ``_grid_round`` (NEAREST_EVEN, ovf = maxv_x) with powers of two built
+    from bits instead of table lookups, branch-free so it vectorises."""
+    for c in range(c0, c1):
+        v = xr[c]
+        a = abs(np.float64(v))
+        s = np.int64((xbr[c] >> np.uint32(23)) & np.uint32(0xFF)) - 127
+        e = s if s > emin_x else emin_x
+        r = np.rint(a * _p2_bits(man_bits - e))
+        q = r * _p2_bits(e - man_bits)
+        if q > maxv_x:
+            q = maxv_x
+        outr[c] = -q if v < 0 else q
+
+
 @njit_parallel
 def block_kernel(x, xb, out, group, man_bits, emin, maxv, emax_elem, smin, smax, mode, k0, k1,
                  base, col_stride, salt):
@@ -123,7 +146,8 @@ def block_kernel(x, xb, out, group, man_bits, emin, maxv, emax_elem, smin, smax,
     x / 2^scale are rounded onto the element grid (man_bits, emin, maxv, saturating)
     and multiplied back. All-zero blocks stay zero; the tail block is zero-padded
     (it is simply shorter: padding never changes the max). x, out: 2-D float32,
-    xb = x.view(uint32).
+    xb = x.view(uint32). Nearest-even blocks of finite normal values take a
+    vectorised path with the same arithmetic.
     """
     rows, cols = x.shape
     nb = (cols + group - 1) // group
@@ -138,8 +162,12 @@ def block_kernel(x, xb, out, group, man_bits, emin, maxv, emax_elem, smin, smax,
             c1 = min(c0 + group, cols)
             amax = np.float32(0.0)
             ia = c0
+            odd = 0  # non-finite or subnormal elements
             for c in range(c0, c1):
                 v = xr[c]
+                ef = (xbr[c] >> np.uint32(23)) & np.uint32(0xFF)
+                if ef == np.uint32(0xFF) or (ef == np.uint32(0) and v != 0.0):
+                    odd += 1
                 if not np.isfinite(v):
                     nbad += 1
                 elif abs(v) > amax:
@@ -154,6 +182,12 @@ def block_kernel(x, xb, out, group, man_bits, emin, maxv, emax_elem, smin, smax,
             # x's own grid: smallest normal exponent emin + se, max maxv * 2^se
             emin_x = emin + se
             maxv_x = maxv * _p2(se)
+            ehi = max(127, emin_x)  # exponents e of the fast path lie in [emin_x, ehi]
+            if (mode == NEAREST_EVEN and odd == 0 and man_bits - emin_x <= 1023
+                    and man_bits - ehi >= -1022 and emin_x - man_bits >= -1022
+                    and ehi - man_bits <= 1023):
+                _block_nearest_fast(xr, xbr, outr, c0, c1, man_bits, emin_x, maxv_x)
+                continue
             for c in range(c0, c1):
                 v = xr[c]
                 if not np.isfinite(v) or v == 0.0:
