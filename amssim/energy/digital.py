@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 #: per-MAC components, then per-block and per-output ones
 MAC_COMPONENTS = ("decoder", "multiplier", "align_norm", "accumulator")
@@ -67,7 +68,7 @@ def operand(name: str) -> Operand:
         return Operand(family="float", sig_bits=24, exp_bits=8, word_bits=32)
     from ..formats import get_format
 
-    f = get_format(name)
+    f: Any = get_format(name)  # the families' specs carry different fields
     fam = f.family
     if fam == "int":
         return Operand(family="int", sig_bits=f.bits, word_bits=f.bits)

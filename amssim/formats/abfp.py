@@ -81,6 +81,7 @@ def abfp_encode(x, bits: int, tile: int, axis: int = -1, rounding="nearest_even"
     from ..errors import ConfigError
 
     spec = get_format(f"abfp_{int(bits)}_n{int(tile)}")
+    assert isinstance(spec, AbfpSpec)
     mode = RoundingMode.parse(rounding)
     k0, k1 = _keys(mode, seed, layer)
     arr = _as_float32(x, "x")

@@ -179,8 +179,8 @@ def kernel_tables(n: int, es: int, rs: int, sf: int, log_fraction: bool) -> dict
             continue
         j = np.arange(1 << int(tb[ef]), dtype=np.float64)
         starts.append(np.ldexp(1.0 + j / (1 << int(tb[ef])), ef - 127))
-    starts = np.concatenate(starts)
-    lut = (np.searchsorted(valc[: maxpat + 1], starts, side="right") - 1).astype(np.uint16)
+    starts_all = np.concatenate(starts)
+    lut = (np.searchsorted(valc[: maxpat + 1], starts_all, side="right") - 1).astype(np.uint16)
     shf = (23 - tb).astype(np.int64)
     vals_ext = np.append(vals, np.float32(np.inf))
     # every threshold and ceiling is a float32 (or inf): store compactly (cache footprint)

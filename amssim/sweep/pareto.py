@@ -124,5 +124,5 @@ def _front_nd(c: np.ndarray) -> np.ndarray:
         blk = c[s : s + step]  # candidates i
         le = (c[None, :, :] <= blk[:, None, :]).all(axis=2)  # j no worse than i
         lt = (c[None, :, :] < blk[:, None, :]).any(axis=2)  # j strictly better somewhere
-        dominated[s : s + step] = (le & lt).any(axis=1)
+        dominated[s : s + step] = np.any(le & lt, axis=1)
     return ~dominated

@@ -312,7 +312,7 @@ class ResultStore:
             raise StoreError(f"store {self.path!r}: append failed: {exc}") from exc
         self._needs_newline = False
         self._index[key] = len(self._rows)
-        self._rows.append(row)
+        self._rows.append(dict(row))
 
     def close(self) -> None:
         if self._fd is not None:

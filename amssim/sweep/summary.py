@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["aggregate", "point_labels", "numeric_keys", "group_by_trace", "load_summaries"]
 
@@ -25,7 +26,7 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+def _mean_std(values: Sequence[Any]) -> tuple[float | None, float | None]:
     vals = [float(v) for v in values if _is_num(v)]
     if not vals:
         return None, None
