@@ -44,6 +44,7 @@ _BLAS_ROWS = 1024
 _BLAS_ROWS_NARROW = 256
 _BLAS_COLS = 1 << 20
 _BLAS_ELEMS = 1 << 22
+_BLAS_ELEMS_NARROW = 1 << 18
 #: own worker threads (numba threads > 1): rows per chunk at least, chunks per worker,
 #: and the smallest product (rows x blocks x n x columns) worth the hand-off
 _THREAD_MIN_ROWS = 16
@@ -215,7 +216,7 @@ class AbfpPrepared:
         if blas:  # cache blocking: one (row chunk x column chunk) of S stays in L2
             rc = min(rc, _BLAS_ROWS if n >= 64 else _BLAS_ROWS_NARROW)
             cc = min(nc, _BLAS_COLS)
-            tc = max(1, min(tq, _BLAS_ELEMS // (rc * cc)))
+            tc = max(1, min(tq, (_BLAS_ELEMS if n >= 64 else _BLAS_ELEMS_NARROW) // (rc * cc)))
             buf = np.empty(tc * rc * cc, sdtype)
         nc2 = nc if kind in (int(NoiseKind.GAUSSIAN), int(NoiseKind.EMPIRICAL)) else 0
         if not self.fused:
@@ -307,7 +308,7 @@ def _accumulate_threads(self, x, acc, t_start, t_stop, row0, c0, c1, acc_c0, wor
     tq, nc = t_stop - t_start, c1 - c0
     cfg = self.cfg
     rows = max(_THREAD_MIN_ROWS, min(_BLAS_ROWS, -(-R // (_CHUNKS_PER_WORKER * workers))))
-    tc = max(1, min(tq, _BLAS_ELEMS // (rows * nc)))
+    tc = max(1, min(tq, (_BLAS_ELEMS if n >= 64 else _BLAS_ELEMS_NARROW) // (rows * nc)))
     kind = int(cfg.noise_kind)
     nc2 = nc if kind in (int(NoiseKind.GAUSSIAN), int(NoiseKind.EMPIRICAL)) else 0
     fmt = int(cfg.scale_kind)
