@@ -101,6 +101,8 @@ def set_max_memory(text: str | None) -> int:
 
 
 def fmt_bytes(n: float) -> str:
+    if not n == n or n in (float("inf"), float("-inf")):
+        return f"{n} bytes"
     for unit, f in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if n >= f:
             return f"{n / f:.3g} {unit}"

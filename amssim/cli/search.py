@@ -73,8 +73,13 @@ def run(args) -> int:
     ga = GaSettings(population=args.population, generations=args.generations)
     methods = tuple(dict.fromkeys(args.method or ("fast", "genetic", "greedy")))
     seeds = tuple(range(args.seed, args.seed + args.seeds))
+    from ..search.space import parse_space
+
+    # the space is checked before the store is created: bad input leaves no files behind
+    space = parse_space(list(args.space), args.device, base_overrides=overrides,
+                        per_layer=any(m != "fast" for m in methods))
     with ResultStore(store_path, writable=True) as store:
-        rep = run_search(args.trace, space=args.space, device=args.device, overrides=overrides,
+        rep = run_search(args.trace, space=space, device=args.device, overrides=overrides,
                          target_loss=args.target_loss, methods=methods,
                          proxy_inputs=args.proxy_inputs, calib_points=args.calib_points,
                          seeds=seeds, seed=args.seed, ga=ga, exhaustive=args.exhaustive,
