@@ -82,7 +82,7 @@ class TimedAbfpBackend:
         def flush():
             # pending: consecutive retired jobs of one row chunk; either one job, or
             # whole column blocks (all t) j0..j1, or a run of t within one column block
-            if pending:
+            if pending and prep is not None:
                 j0, j1 = pending[0], pending[-1]
                 if j0.j == j1.j:
                     t0, t1, c0, c1 = j0.t, j1.t + 1, j0.c0, j0.c1
@@ -165,7 +165,7 @@ def _sum_layers(parts):
         return first
 
     def add(attr):
-        out = {}
+        out: dict = {}
         for p in parts:
             for c, v in getattr(p, attr).items():
                 out[c] = out.get(c, 0) + v
