@@ -32,6 +32,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from ..signal.config import AbfpConfig
+
 
 @runtime_checkable
 class Backend(Protocol):
@@ -68,14 +71,15 @@ class Float32Backend:
     name = "fp32"
     bf16_activations = False
 
-    def gemm(self, x, w, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
+    def gemm(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
         return np.matmul(x, w.T)
 
-    def gemm_groups(self, x, w, *, layer: int, row_offsets, op_name: str) -> np.ndarray:
+    def gemm_groups(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offsets: Sequence[int],
+                    op_name: str) -> np.ndarray:
         # numpy runs a stacked matmul as one BLAS call per product, the same call as gemm
         return np.matmul(x, np.swapaxes(w, -1, -2))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Float32Backend()"
 
 
@@ -101,10 +105,10 @@ class AbfpBackend:
         # weights keyed by (op name, layer, cfg, seed), so the weight objects may differ
         self._shared = prepared_cache
 
-    def cfg_for(self, op_name: str):
+    def cfg_for(self, op_name: str) -> AbfpConfig:
         return self.layer_cfgs.get(op_name, self.cfg)
 
-    def gemm(self, x, w, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
+    def gemm(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
         cfg = self.cfg_for(op_name)
         if getattr(cfg, "ideal", False):
             from ..signal import abfp_matmul
@@ -132,14 +136,15 @@ class AbfpBackend:
                         col_stop=prep.num_rows)
         return finalize(acc)
 
-    def gemm_groups(self, x, w, *, layer: int, row_offsets, op_name: str) -> np.ndarray:
+    def gemm_groups(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offsets: Sequence[int],
+                    op_name: str) -> np.ndarray:
         """G products whose weights are activations (programmed per product): one call."""
         from ..signal import abfp_matmul_groups
 
         return abfp_matmul_groups(x, w, self.cfg_for(op_name), self.seed, layer=layer,
                                   row_offsets=row_offsets)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"AbfpBackend({self.cfg!r}, seed={self.seed}, layer_cfgs={sorted(self.layer_cfgs)})"
 
 
@@ -154,7 +159,7 @@ class DigitalBackend:
         self.seed = seed
         self.name = self.fmt_x if self.fmt_x == self.fmt_w else f"{self.fmt_x}/{self.fmt_w}"
 
-    def gemm(self, x, w, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
+    def gemm(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
         from ..formats import digital_matmul
 
         # fp64 accumulation (one rounding to float32): BLAS sgemm's summation order depends
@@ -162,7 +167,7 @@ class DigitalBackend:
         return digital_matmul(x, w, self.fmt_x, self.fmt_w, accumulate="fp64", seed=self.seed,
                               layer=layer, row_offset=row_offset)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"DigitalBackend({self.fmt_x!r}, {self.fmt_w!r}, seed={self.seed})"
 
 
@@ -173,26 +178,28 @@ class MixedBackend:
     own, so a layer's results do not depend on which backends the other layers use.
     """
 
-    def __init__(self, default, backends: dict):
+    def __init__(self, default: Backend, backends: dict[str, Backend]):
         self.default = default
         self.backends = dict(backends)
         self.bf16_activations = bool(getattr(default, "bf16_activations", False)) or any(
             getattr(b, "bf16_activations", False) for b in self.backends.values())
         self.name = "mixed"
 
-    def gemm(self, x, w, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
+    def gemm(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
         b = self.backends.get(op_name, self.default)
         return b.gemm(x, w, layer=layer, row_offset=row_offset, op_name=op_name)
 
-    def gemm_groups(self, x, w, *, layer: int, row_offsets, op_name: str) -> np.ndarray:
+    def gemm_groups(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offsets: Sequence[int],
+                    op_name: str) -> np.ndarray:
         b = self.backends.get(op_name, self.default)
         return gemm_groups(b, x, w, layer=layer, row_offsets=row_offsets, op_name=op_name)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"MixedBackend({self.default!r}, {sorted(self.backends)})"
 
 
-def gemm_groups(backend, x, w, *, layer: int, row_offsets, op_name: str) -> np.ndarray:
+def gemm_groups(backend: Backend, x: np.ndarray, w: np.ndarray, *, layer: int, row_offsets: Sequence[int],
+                op_name: str) -> np.ndarray:
     """``backend.gemm_groups`` if it has one, else one ``backend.gemm`` call per product."""
     fn = getattr(backend, "gemm_groups", None)
     if fn is not None:
