@@ -177,8 +177,9 @@ def seed_list(seeds: int | Sequence[int], *, base: int = 0, where: str = "--seed
             raise ConfigError(f"{where}: the first seed must be >= 0, got {base}")
         check_count(seeds, MAX_SWEEP_RUNS, f"{where}: the number of seeds")
         return tuple(range(base, base + seeds))
-    if hasattr(seeds, "__len__"):
-        check_count(len(seeds), MAX_SWEEP_RUNS, f"{where}: the number of seeds")
+    if not isinstance(seeds, (list, tuple)):
+        raise ConfigError(f"{where}: expected an integer count or a list of seeds, got {seeds!r}")
+    check_count(len(seeds), MAX_SWEEP_RUNS, f"{where}: the number of seeds")
     out = tuple(seeds)
     if not out or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in out):
         raise ConfigError(f"{where}: expected a non-empty list of integers >= 0, got {list(out)!r}")
