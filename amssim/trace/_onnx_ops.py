@@ -241,6 +241,45 @@ def h_elu(cv, node, at):
     return cv.emit(node, "elu", [cv.act(node, 0)], attrs={"alpha": float(at.get("alpha", 1.0))})
 
 
+def h_prelu(cv, node, at):
+    x = cv.act(node, 0)
+    slope = cv.val(node, 1)
+    neg = cv.emit(node, "lt", [x], attrs={"scalar": 0.0}, name=cv.nm(node, "_neg"))
+    if isinstance(slope, _C) and slope.static and slope.v1.size == 1:
+        sx = cv.emit(node, "mul", [x], attrs={"scalar": _fval(slope.v1.astype(np.float32))}, name=cv.nm(node, "_mul"))
+    else:
+        sx = _binary("mul", True)(cv, _Renamed(node, cv.nm(node, "_mul")), at)
+    return cv.emit(node, "where", [neg, sx, x])
+
+
+class _Renamed:
+    """A node seen under another name (a handler reused for part of a decomposition)."""
+
+    def __init__(self, node, name):
+        self.node, self.name = node, name
+
+    def __getattr__(self, k):
+        return getattr(self.node, k)
+
+
+def h_depth_space(cv, node, at):
+    """DepthToSpace / SpaceToDepth: reshape, transpose, reshape (NCHW, batch kept as -1)."""
+    x = cv.act(node, 0)
+    if len(cv.s1[x]) != 4:
+        cv.fail(node, f"{node.op_type} needs a 4-d NCHW input")
+    _, c, h, w = cv.s1[x]
+    b = int(at["blocksize"])
+    if node.op_type == "SpaceToDepth":
+        r1, perm, r2 = [-1, c, h // b, b, w // b, b], [0, 3, 5, 1, 2, 4], [-1, c * b * b, h // b, w // b]
+    elif _s(at, "mode", "DCR") == "DCR":
+        r1, perm, r2 = [-1, b, b, c // (b * b), h, w], [0, 3, 4, 1, 5, 2], [-1, c // (b * b), h * b, w * b]
+    else:  # CRD
+        r1, perm, r2 = [-1, c // (b * b), b, b, h, w], [0, 1, 4, 2, 5, 3], [-1, c // (b * b), h * b, w * b]
+    y = cv.emit(node, "reshape", [x], attrs={"shape": r1}, name=cv.nm(node, "_r1"))
+    y = cv.emit(node, "transpose", [y], attrs={"perm": perm}, name=cv.nm(node, "_t"))
+    return cv.emit(node, "reshape", [y], attrs={"shape": r2})
+
+
 def h_isnan(cv, node, at):
     x = cv.act(node, 0)
     out = cv.emit(node, "ne", [x, x])
@@ -852,7 +891,7 @@ HANDLERS = {
     "LessOrEqual": _binary("le", rev="ge", bool_out=True), "Greater": _binary("gt", rev="lt", bool_out=True),
     "GreaterOrEqual": _binary("ge", rev="le", bool_out=True),
     "And": _binary("mul", True, bool_out=True), "Or": _binary("maximum", True, bool_out=True),
-    "Xor": _binary("ne", True, bool_out=True), "Not": h_not, "IsNaN": h_isnan, "IsInf": h_isinf,
+    "Xor": _binary("ne", True, bool_out=True), "Not": h_not, "IsNaN": h_isnan, "IsInf": h_isinf, "PRelu": h_prelu,
     "Relu": _unary("relu"), "Tanh": _unary("tanh"), "Sigmoid": _unary("sigmoid"), "Erf": _unary("erf"),
     "Exp": _unary("exp"), "Log": _unary("log"), "Sqrt": _unary("sqrt"), "Neg": h_neg, "Abs": _unary("abs"),
     "Sin": _unary("sin"), "Cos": _unary("cos"), "Reciprocal": _unary("reciprocal"), "Softplus": h_softplus,
@@ -870,6 +909,7 @@ HANDLERS = {
     "Flatten": h_flatten, "Reshape": h_reshape, "Unsqueeze": h_unsqueeze, "Squeeze": h_squeeze,
     "Transpose": h_transpose, "Concat": h_concat, "Slice": h_slice, "Split": h_split, "Gather": h_gather,
     "GatherElements": h_gather_elements, "GatherND": h_gather_nd, "Expand": h_expand, "Tile": h_tile, "Pad": h_pad,
+    "DepthToSpace": h_depth_space, "SpaceToDepth": h_depth_space,
     # reductions
     "ReduceMean": _reduce("mean"), "ReduceSum": _reduce("sum"), "ReduceMax": _reduce("max"),
     "ReduceMin": _reduce("min"), "ReduceSumSquare": _reduce("sum", pre="square"),
