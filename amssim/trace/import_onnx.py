@@ -10,7 +10,18 @@ standard operator folds with the spec's semantics) at batch 1 and, when its inpu
 depend on the batch size, again at batch 2. A folded value that an activation op
 consumes becomes a trace ``constant`` op: without a batch axis when it does not
 depend on the batch size, else with ``attrs.batch_axes`` (its batch-1 value broadcast
-to the batch size). Values that depend on the batch in any other way are refused.
+to the batch size). Two other batch-dependent patterns are translated: a gather whose
+indices pick each sample's own rows (``b * rows + i``, as in Hugging Face's mask
+functions) becomes a per-sample ``take``; max-pooling indices flattened over the whole
+tensor (``MaxPool``'s second output, and the dynamo exporter's ``ScatterND`` lowering of
+``max_unpool``) become ``max_pool_indices`` + ``max_unpool``. Values that depend on the
+batch in any other way are refused, naming the node.
+
+Why the reference evaluator rather than a graph simplifier (onnxslim, onnx-simplifier):
+with a symbolic batch those keep every batch-dependent shape chain (on a BERT export
+onnxslim 0.1.98 leaves 10 of 19 ``Shape`` and the ``Range``/``Expand`` nodes), so they
+would have to be folded here anyway; evaluating at two batch sizes handles both, needs no
+extra dependency and follows the ONNX spec per operator.
 
 Operators on activations are translated by :mod:`._onnx_ops` into the kinds of the
 op table (:mod:`amssim.trace.ops`); see ``HANDLERS`` there for the list. Anything
