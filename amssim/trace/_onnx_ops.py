@@ -148,9 +148,6 @@ def h_matmul(cv, node, at):
 
 # ---------------------------------------------------------------- elementwise
 
-_BOOL_OUT = {"eq", "ne", "lt", "le", "gt", "ge"}
-
-
 def _binary(kind, commutative=False, rev=None, bool_out=False):
     """Binary op: activation (op) scalar / shape-preserving constant, else two activations."""
     def h(cv, node, at):
