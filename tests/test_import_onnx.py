@@ -219,6 +219,36 @@ def test_single_operator_matches_onnxruntime(tmp_path, case):
     assert kinds <= got, (kinds, got)
 
 
+def test_if_with_constant_condition_is_inlined(tmp_path):
+    """TorchScript exports keep shape checks as If nodes: a condition known at import selects
+    its branch (which reads outer-scope values); a data-dependent condition is refused."""
+    from onnx import TensorProto, helper
+
+    def branch(op, name):
+        return helper.make_graph([_n(op, ["h"], [name])], f"g_{name}", [],
+                                 [helper.make_tensor_value_info(name, TensorProto.FLOAT, None)])
+
+    def model(cond_nodes):
+        return _graph_model([_n("Relu", ["x"], ["r"]), _n("Sub", ["x", "r"], ["h"]), *cond_nodes,
+                             _n("If", ["c"], ["y"], then_branch=branch("Neg", "tn"), else_branch=branch("Sin", "es"))],
+                            (4, 6, 6), [("k", np.array(4, I64))])
+
+    from onnx import numpy_helper
+    shape_cond = [_n("Shape", ["x"], ["s"]), _n("Gather", ["s", "one"], ["d"], axis=0), _n("Equal", ["d", "k"], ["c"])]
+    m = model(shape_cond)
+    m.graph.initializer.append(numpy_helper.from_array(np.array(1, I64), "one"))
+    t = _against_ort(tmp_path, m, IMG)
+    assert [o.kind for o in t.ops][-1] == "neg"
+    m = model([_n("ReduceMax", ["x", "ax"], ["mx"], keepdims=0), _n("Greater", ["mx", "z"], ["c"])])
+    m.graph.initializer.extend([numpy_helper.from_array(np.array(0.0, F32), "z"),
+                                numpy_helper.from_array(np.array([1, 2, 3], I64), "ax")])
+    import onnx
+
+    onnx.save(m, str(tmp_path / "dd.onnx"))
+    with pytest.raises(TraceError, match=r"\(If\): unsupported ONNX operator 'If'"):
+        from_onnx(tmp_path / "dd.onnx", IMG, None, tmp_path / "t2", metric=None)
+
+
 def test_batch_dependent_values_refused(tmp_path):
     """A value that depends on the batch size other than by broadcasting (here the sample
     index) cannot be a trace constant: refused naming the node."""

@@ -255,6 +255,16 @@ class _Onnx:
         outs = tuple(_C(a, b) for a, b in zip(r1, r2))
         return outs if len(outs) > 1 else outs[0]
 
+    def inline_branch(self, node, at):
+        """``If`` with a constant condition: the taken branch's nodes, converted in place."""
+        g = at["then_branch" if bool(np.asarray(self.vals[node.input[0]].v1).reshape(-1)[0]) else "else_branch"]
+        for sub in g.node:
+            v = self.convert(sub)
+            for o, x in zip(sub.output, v if isinstance(v, tuple) else (v,)):
+                if o:
+                    self.vals[o] = x
+        return tuple(self.vals[o.name] for o in g.output)
+
     # ------------------------------------------------------------ activations
     def convert(self, node):
         op, at = node.op_type, _attrs(node)
@@ -271,7 +281,9 @@ class _Onnx:
         if op == "Size" and isinstance(self.vals[node.input[0]], str):
             x = self.vals[node.input[0]]
             return _C(np.array(np.prod(self.s1[x]), np.int64), np.array(np.prod(self.s2[x]), np.int64))
-        if all(isinstance(self.vals.get(n), _C) for n in node.input if n):
+        if op == "If" and isinstance(self.vals.get(node.input[0]), _C) and self.vals[node.input[0]].static:
+            return self.inline_branch(node, at)
+        if all(isinstance(self.vals.get(n), _C) for n in node.input if n) and not _outer_names(node):
             return self.fold(node, at)
         from ._onnx_ops import HANDLERS, PLANE_OPS
 
@@ -284,6 +296,19 @@ class _Onnx:
             dom = f"{node.domain}::" if node.domain not in ("", "ai.onnx") else ""
             self.fail(node, f"unsupported ONNX operator {dom}{op!r}")
         return h(self, node, at)
+
+
+def _outer_names(node):
+    """Names a node's subgraphs (If/Loop/Scan bodies) read from the enclosing graph."""
+    names = set()
+    for a in node.attribute:
+        for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+            inner = {i.name for i in g.input} | {t.name for t in g.initializer}
+            for n in g.node:
+                names.update(i for i in n.input if i and i not in inner)
+                names.update(_outer_names(n) - inner)
+                inner.update(n.output)
+    return names
 
 
 def _fixed_ops():
