@@ -182,6 +182,9 @@ def test_zoo_onnx(tmp_path, name):
     tr, ref, xs = _import(name, tmp_path, dynamo=name in DYNAMO_ONLY)
     _check_float32(tr, ref)
     assert tr.macs() == _eager_macs(name, xs)  # every GEMM reaches the trace with its true shape
+    if name == "grouped-cnn":  # the depthwise 3x3: 16 GEMMs of K = 9, N = 1 per sample
+        dw = [g for g in tr.gemm_ops() if g.count == 16]
+        assert dw and (dw[0].k, dw[0].n) == (9, 1)
     acc = _simulate(tmp_path / f"{name}_trace")
     assert acc["macs"] == tr.macs()
     assert [L["name"] for L in acc["layers"]] == [g.name for g in tr.gemm_ops()]
