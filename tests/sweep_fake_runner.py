@@ -33,10 +33,12 @@ def validate_overrides(device: str, overrides: dict) -> None:
         if key not in _TYPES:
             raise ConfigError(f"--set {key}={value}: unknown key {key!r}")
         try:
-            _TYPES[key](value)
-        except ValueError:
+            v = _TYPES[key](value)
+            if isinstance(v, (int, float)) and not math.isfinite(float(v)):
+                raise ValueError("not finite")
+        except (ValueError, OverflowError):
             raise ConfigError(
-                f"--set {key}={value}: expected {_TYPES[key].__name__}, got {value!r}"
+                f"--set {key}={value}: expected a finite {_TYPES[key].__name__}, got {value!r}"
             ) from None
 
 
