@@ -78,13 +78,13 @@ def coerce(section: str, key: str, kind: str, value):
     if kind == "float":
         if isinstance(value, bool):
             raise _bad(section, key, value, "expected a number")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
+        try:
+            if isinstance(value, (int, float)):
                 return float(value)
-            except ValueError:
-                raise _bad(section, key, value, "expected a number") from None
+            if isinstance(value, str):
+                return float(value)
+        except (ValueError, OverflowError):  # OverflowError: an integer beyond float's range
+            raise _bad(section, key, value, "expected a number") from None
         raise _bad(section, key, value, "expected a number")
     # floats: list/tuple of numbers, or a string "[1, 2]" / "1,2" / ""
     if isinstance(value, str):
