@@ -25,6 +25,10 @@ _TYPES = {
     "fake.fail": int,
 }
 
+#: ranges like the real device schema (the fake model overflows beyond them)
+_RANGES = {"numerics.tile_width": (1, 4096), "numerics.gain": (1e-6, 1e6), "numerics.adc_bits": (2, 16),
+           "noise.lsb": (0, 1e6)}
+
 CALLS_ENV = "AMSSIM_FAKE_RUNNER_CALLS"  # optional file: one line appended per call
 
 
@@ -34,8 +38,9 @@ def validate_overrides(device: str, overrides: dict) -> None:
             raise ConfigError(f"--set {key}={value}: unknown key {key!r}")
         try:
             v = _TYPES[key](value)
-            if isinstance(v, (int, float)) and not math.isfinite(float(v)):
-                raise ValueError("not finite")
+            lo, hi = _RANGES.get(key, (-math.inf, math.inf))
+            if isinstance(v, (int, float)) and not (math.isfinite(float(v)) and lo <= v <= hi):
+                raise ValueError("out of range")
         except (ValueError, OverflowError):
             raise ConfigError(
                 f"--set {key}={value}: expected a finite {_TYPES[key].__name__}, got {value!r}"
