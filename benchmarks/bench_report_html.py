@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 import sweep_fake_runner as fake  # noqa: E402
 
-from amssim.html_report import plotly_js, write_html_report  # noqa: E402
-from amssim.report import write_report  # noqa: E402
+from amssim.reporting.explorer import plotly_js, write_html_report  # noqa: E402
+from amssim.reporting import write_report  # noqa: E402
 from amssim.sweep import ResultStore, SweepSpec, aggregate, build_points, run_sweep  # noqa: E402
 
 

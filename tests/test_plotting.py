@@ -9,7 +9,7 @@ import pytest
 matplotlib.use("Agg")
 
 import sweep_fake_runner as fake
-from amssim import plotting
+from amssim.reporting import figures as plotting
 from amssim.errors import ConfigError
 from amssim.sweep import (
     Objective,

@@ -9,7 +9,7 @@ import pytest
 import sweep_fake_runner as fake
 from amssim.cli import main
 from amssim.errors import ConfigError, StoreError
-from amssim.report import write_report
+from amssim.reporting import write_report
 from amssim.sweep import ResultStore, SweepSpec, aggregate, build_points, pareto_front, point_labels, run_sweep
 
 

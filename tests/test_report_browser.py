@@ -59,7 +59,7 @@ def browser():
 def report(tmp_path_factory):
     from test_report_html import make_store
 
-    from amssim.html_report import write_html_report
+    from amssim.reporting import write_html_report
 
     d = tmp_path_factory.mktemp("explorer")
     store = make_store(d / "s.jsonl")
@@ -148,7 +148,7 @@ def test_explorer_hover_click_filter(browser, report):
 def test_explorer_starts_on_one_trace(browser, tmp_path):
     from test_report_html import make_store
 
-    from amssim.html_report import write_html_report
+    from amssim.reporting import write_html_report
 
     store = make_store(tmp_path / "s.jsonl", devices=("dev",), traces=("wl/a", "wl/b"))
     res = write_html_report(store, tmp_path / "report.html")

@@ -12,7 +12,7 @@ from amssim.sweep import ResultStore, SweepSpec, aggregate, build_points, pareto
 
 pytest.importorskip("plotly")
 
-from amssim.html_report import write_html_report  # noqa: E402
+from amssim.reporting import write_html_report  # noqa: E402
 
 
 def kind_runner(trace, device, overrides, seed, mode="accuracy"):

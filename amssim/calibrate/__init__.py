@@ -16,7 +16,7 @@ from .device_out import write_device
 from .loaders import Metadata, load_meta
 from .pipeline import (ArraySource, CalibrationResult, GeneratorSource, calibrate, reproduce_check,
                        simulate_residuals)
-from .report import write_report
+from .fit_report import write_report
 from .synthetic import SyntheticModel, write_synthetic
 
 __all__ = ["ArraySource", "CalibrateConfig", "CalibrationResult", "GeneratorSource", "Metadata",

@@ -64,7 +64,7 @@ def register(p) -> None:
 
 def run(args) -> int:
     from ..calibrate import CalibrateConfig, calibrate, write_device, write_report, write_synthetic
-    from ..calibrate.report import summary
+    from ..calibrate.fit_report import summary
     from ..config import load_device
     from ..errors import CalibrationError, ConfigError
 

@@ -67,7 +67,7 @@ def run(args) -> int:
     labels = point_labels(summaries)
     if args.out:
         from ..io_safety import atomic_path
-        from ..plotting import FIGURE_SUFFIXES, plot_pareto
+        from ..reporting.figures import FIGURE_SUFFIXES, plot_pareto
 
         suffix = os.path.splitext(args.out)[1].lower()
         if suffix not in FIGURE_SUFFIXES:

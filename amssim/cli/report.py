@@ -48,7 +48,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..report import write_report
+    from ..reporting import write_report
     from ..sweep.pareto import parse_objective
 
     from ..io_safety import check_output_dir
@@ -68,7 +68,7 @@ def run(args) -> int:
     if args.html:
         import os
 
-        from ..html_report import write_html_report
+        from ..reporting import write_html_report
 
         html = write_html_report(args.store, os.path.join(args.out, "report.html"),
                                  objectives=(parse_objective(args.x), parse_objective(args.y)),

@@ -31,11 +31,11 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 
-from . import __version__
-from .errors import ConfigError, StoreError
-from .sweep.pareto import DEFAULT_OBJECTIVES, Objective, pareto_front
-from .sweep.store import ResultStore
-from .sweep.summary import aggregate, point_labels
+from .. import __version__
+from ..errors import ConfigError, StoreError
+from ..sweep.pareto import DEFAULT_OBJECTIVES, Objective, pareto_front
+from ..sweep.store import ResultStore
+from ..sweep.summary import aggregate, point_labels
 
 __all__ = ["HtmlReport", "write_html_report", "explorer_data", "plotly_js"]
 

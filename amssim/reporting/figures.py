@@ -36,9 +36,9 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 
-from .errors import ConfigError
-from .sweep.pareto import DEFAULT_OBJECTIVES, Objective, pareto_front
-from .sweep.summary import point_labels
+from ..errors import ConfigError
+from ..sweep.pareto import DEFAULT_OBJECTIVES, Objective, pareto_front
+from ..sweep.summary import point_labels
 
 __all__ = [
     "FIGURE_SUFFIXES",

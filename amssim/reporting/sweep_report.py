@@ -13,12 +13,13 @@ import os
 import re
 from collections.abc import Sequence
 
-from . import __version__, plotting
-from .errors import ConfigError, StoreError
-from .sweep.pareto import DEFAULT_OBJECTIVES, Objective, pareto_front
-from .sweep.store import ResultStore
-from .sweep.summary import aggregate, group_by_trace, numeric_keys, point_labels
-from .sweep.tables import markdown_table, summary_columns
+from .. import __version__
+from . import figures as plotting
+from ..errors import ConfigError, StoreError
+from ..sweep.pareto import DEFAULT_OBJECTIVES, Objective, pareto_front
+from ..sweep.store import ResultStore
+from ..sweep.summary import aggregate, group_by_trace, numeric_keys, point_labels
+from ..sweep.tables import markdown_table, summary_columns
 
 __all__ = ["ReportResult", "write_report"]
 
@@ -143,7 +144,7 @@ def write_report(
     if skipped:
         lines += ["## Figures not drawn", ""] + [f"- `{name}`: {why}" for name, why in skipped] + [""]
     path = os.path.join(out_dir, "report.md")
-    from .io_safety import atomic_write
+    from ..io_safety import atomic_write
 
     atomic_write(path, "\n".join(lines), option="--out")
     return ReportResult(path=path, figures=tuple(figures), skipped=tuple(skipped), warnings=tuple(store.warnings))
