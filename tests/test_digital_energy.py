@@ -233,7 +233,7 @@ def test_mixed_run_accuracy_uses_each_layers_numerics():
 
 
 def test_run_config_file_with_layer_devices(tmp_path):
-    from amssim.layerconfig import load_run_config
+    from amssim.run import load_run_config
 
     dev = tmp_path / "mine.toml"
     dev.write_text((BUILTIN_DIR / "digital-int8-128.toml").read_text())

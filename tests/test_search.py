@@ -10,7 +10,7 @@ import pytest
 from amssim import AbfpConfig, abfp_matmul
 from amssim.cli import main
 from amssim.errors import ConfigError, SearchError
-from amssim.layerconfig import RunConfig, dump_run_config, load_run_config, write_run_config
+from amssim.run import RunConfig, dump_run_config, load_run_config, write_run_config
 from amssim.run import simulate
 from amssim.search import (GaSettings, SearchContext, exhaustive_search, fast_search, fit_model,
                            genetic_search, greedy_search, mean_kl, parse_space, parse_target,
@@ -96,7 +96,7 @@ def test_per_layer_outputs_match_layerwise_abfp(mlp):
     """Oracle: the network computed by hand with abfp_matmul, each layer with its own config."""
     trace, (x, w1, w2, w3) = mlp
     from amssim.trace import evaluate, load_trace
-    from amssim.mixed import layer_backend, resolve_layers
+    from amssim.run import make_backend, resolve_layers
     from amssim.run import resolve_device
     from amssim.trace.ops import round_bf16
 
@@ -104,7 +104,7 @@ def test_per_layer_outputs_match_layerwise_abfp(mlp):
     layers = {"fc1": {"numerics.gain": "4"}, "fc3": {"numerics.adc_bits": "6", "noise.kind": "none"}}
     setups = resolve_layers(dev, opts, ["fc1", "fc2", "fc3"], layers)
     tr = load_trace(trace)
-    out = evaluate(tr, layer_backend(dev, opts, 7, setups), keep_outputs=True, batch_size=40).outputs
+    out = evaluate(tr, make_backend(dev, opts, 7, setups=setups), keep_outputs=True, batch_size=40).outputs
     base = dev.abfp_config()
     c1 = AbfpConfig(**{**base.__dict__, "gain": 4.0})
     c3 = AbfpConfig(**{**base.__dict__, "adc_bits": 6, "noise": "none"})

@@ -50,7 +50,7 @@ def register(p) -> None:
 
 def run(args) -> int:
     from ..errors import SearchError
-    from ..layerconfig import write_run_config
+    from ..run import write_run_config
     from ..search import GaSettings, chosen_run_config, run_search
     from ..sweep.store import ResultStore
 

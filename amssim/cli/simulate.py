@@ -46,7 +46,7 @@ def run(args) -> int:
         overrides["run.format"] = args.format
     device, layers = args.device, None
     if args.config:
-        from ..layerconfig import load_run_config
+        from ..run import load_run_config
 
         rc = load_run_config(args.config)
         device = device or rc.device

@@ -143,12 +143,15 @@ def estimate_energy(timing, device: Device) -> EnergyResult:
         for c, v in b.items():
             total[c] = total.get(c, 0.0) + v
         layers.append(LayerEnergy(name=L.name, layer=L.layer, energy_j=sum(b.values()), breakdown_j=b))
-    energy = sum(total.values())
-    lat = timing.latency_s
-    macs = timing.macs
+    return energy_result(timing.batch, total, layers, timing.macs, timing.latency_s)
+
+
+def energy_result(batch: int, breakdown_j: dict, layers, macs: int, latency_s: float) -> EnergyResult:
+    """An :class:`EnergyResult` with its derived figures (pJ/MAC, TOPS, TOPS/W, power)."""
+    energy = sum(breakdown_j.values())
     return EnergyResult(
-        batch=timing.batch, energy_j=energy, breakdown_j=total, layers=tuple(layers), macs=macs,
-        latency_s=lat, pj_per_mac=(energy / macs * 1e12 if macs else 0.0),
-        tops=(2 * macs / lat / 1e12 if lat else 0.0),
+        batch=batch, energy_j=energy, breakdown_j=breakdown_j, layers=tuple(layers), macs=macs,
+        latency_s=latency_s, pj_per_mac=(energy / macs * 1e12 if macs else 0.0),
+        tops=(2 * macs / latency_s / 1e12 if latency_s else 0.0),
         tops_per_w=(2 * macs / energy / 1e12 if energy else 0.0),
-        power_w=(energy / lat if lat else 0.0))
+        power_w=(energy / latency_s if latency_s else 0.0))

@@ -24,16 +24,12 @@ def resolve_abfp(device, overrides):
     """(device name, AbfpConfig) of ``device`` + ``overrides``; ConfigError without ABFP numerics."""
     from ..run import resolve_device
 
-    if hasattr(device, "abfp_config"):
-        from ..config import apply_overrides
-        from ..run import split_overrides
-        dev_over, opts = split_overrides(overrides)
-        dev = apply_overrides(device, dev_over)
-    else:
-        dev, opts = resolve_device(device, overrides)
+    dev, opts = resolve_device(device, overrides)  # a name, a device file or a device object
     name = getattr(dev, "name", str(device))
     if opts.format != "abfp":
         raise ConfigError(f"finetuning targets the analog ABFP tile; run.format={opts.format!r} is not ABFP")
+    if getattr(dev, "kind", "analog") == "digital":
+        raise ConfigError(f"device {name!r} is digital: finetuning targets an analog ABFP tile")
     cfg = dev.abfp_config()
     if cfg.ideal:
         raise ConfigError(f"device {name!r} has no ABFP numerics (numerics.ideal = true): nothing to finetune for")

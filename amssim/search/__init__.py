@@ -136,8 +136,8 @@ def _typed(v):
 
 
 def chosen_run_config(rep: SearchReport, *, device: str, overrides=None):
-    """The chosen configuration as a :class:`amssim.layerconfig.RunConfig`."""
-    from ..layerconfig import RunConfig
+    """The chosen configuration as a :class:`amssim.run.RunConfig`."""
+    from ..run import RunConfig
 
     layers = rep.chosen_config
     first = next(iter(layers.values()), {})

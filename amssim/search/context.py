@@ -69,14 +69,14 @@ class SearchContext:
 
     def __init__(self, trace, device: str = "abfp-paper", *, overrides: Mapping | None = None,
                  proxy_inputs: int = 10, seeds: Sequence[int] = (0,), store=None):
-        from ..run import _load, resolve_device
+        from ..run import load_workload, resolve_device
         from ..trace import Float32Backend, evaluate
 
         self.trace_arg = trace
         self.device_arg = device
         self.base_overrides = {str(k): v for k, v in (overrides or {}).items()}
         self.dev, self.opts = resolve_device(device, self.base_overrides)
-        self.trace = _load(trace)
+        self.trace = load_workload(trace)
         if not self.trace.has_values:
             raise SearchError(f"trace {self.trace.name!r} is shape-only: a search needs values")
         if self.trace.metric is None or self.trace.labels() is None:
@@ -114,7 +114,7 @@ class SearchContext:
         return {n: dict(option) for n in self.names}
 
     def _setups(self, config: Mapping[str, Mapping]):
-        from ..mixed import resolve_layers
+        from ..run import resolve_layers
 
         return resolve_layers(self.dev, self.opts, self.names, config, where="search")
 
@@ -124,11 +124,11 @@ class SearchContext:
         key = (name, tuple(sorted((k, str(v)) for k, v in option.items())))
         hit = self._energy.get(key)
         if hit is None:
-            from ..mixed import mixed_timing_energy
+            from ..run import timing_and_energy
 
             g = [x for x in self.gemms if x.name == name]
             setups = self._setups({name: option})
-            _, e = mixed_timing_energy(g, self.dev, setups, self.opts.batch)
+            _, e = timing_and_energy(g, self.dev, self.opts.batch, setups)
             hit = self._energy[key] = e.energy_j / self.opts.batch
         return hit
 
@@ -141,11 +141,11 @@ class SearchContext:
         hit = self._proxy.get(key)
         if hit is not None:
             return hit
-        from ..mixed import layer_backend
+        from ..run import make_backend
         from ..trace import evaluate
 
-        backend = layer_backend(self.dev, self.opts, self.seeds[0], self._setups(config),
-                                prepared_cache=self._prepared)
+        backend = make_backend(self.dev, self.opts, self.seeds[0], setups=self._setups(config),
+                               prepared_cache=self._prepared)
         ev = evaluate(self.trace, backend, limit=self.proxy_inputs, keep_outputs=True,
                       batch_size=self.proxy_inputs)
         self.proxy_evals += 1
@@ -170,7 +170,7 @@ class SearchContext:
         hit = self._full.get(key)
         if hit is not None:
             return hit
-        from ..run import _flat_layers, simulate
+        from ..run import flat_layer_overrides, simulate
         from ..sweep.store import make_row, point_key
 
         self.full_lookups += 1
@@ -187,7 +187,7 @@ class SearchContext:
             import hashlib
             import json
 
-            blob = json.dumps(_flat_layers(layers), sort_keys=True, default=str).encode()
+            blob = json.dumps(flat_layer_overrides(layers), sort_keys=True, default=str).encode()
             flat["layers"] = "mixed-" + hashlib.sha256(blob).hexdigest()[:8]
         trace_name = str(self.trace_arg) if isinstance(self.trace_arg, str) else self.trace.name
         accs = []

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import ConfigError, SearchError
-from ..layerconfig import check_layer_key
+from ..run.layers import check_layer_key
 
 
 @dataclass(frozen=True)

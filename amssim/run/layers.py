@@ -1,4 +1,5 @@
-"""Per-layer configurations: a run-configuration file that ``amssim simulate --config`` reads.
+"""Per-layer settings: run-configuration files (``amssim simulate --config``) and the
+per-op devices and run options they resolve to (:func:`resolve_layers`).
 
 Layers of one trace may differ in their numerics (tile width, gain, bits, noise,
 converter tables) and in the number format. A run configuration (TOML) holds the
@@ -33,7 +34,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: device sections a single layer may override
 LAYER_SECTIONS = ("numerics", "noise", "converters")
@@ -95,7 +96,7 @@ def _flat(table, where: str) -> dict:
 def load_run_config(path) -> RunConfig:
     """Read and check a run configuration file (keys are validated against a device later)."""
     path = os.fspath(path)
-    from .io_safety import read_toml
+    from ..io_safety import read_toml
 
     if not os.path.exists(path):
         raise ConfigError(f"{path}: run configuration not found")
@@ -171,6 +172,59 @@ def write_run_config(path, cfg: RunConfig, *, header: str = "") -> None:
     """Write ``cfg`` atomically (a temporary file renamed into place)."""
     path = os.fspath(path)
     text = dump_run_config(cfg, header=header)
-    from .io_safety import atomic_write
+    from ..io_safety import atomic_write
 
     atomic_write(path, text, option="--out")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerSetup:
+    """What one GEMM op runs on when it differs from the global device."""
+
+    device: object  #: the op's Device (global device + its overrides, or its own device)
+    opts: object  #: the op's RunOptions
+    key: str  #: config hash of the op's device (groups ops for timing)
+
+
+def resolve_layers(dev, opts, gemm_names, layer_overrides: Mapping[str, Mapping] | None,
+                   *, where: str = "--config") -> dict[str, LayerSetup]:
+    """One :class:`LayerSetup` per op named in ``layer_overrides`` (others use the global device)."""
+    import dataclasses
+
+    from ..config import apply_overrides, config_hash, load_device
+    from .device import with_run_format
+    from .options import check_format
+
+    known = set(gemm_names)
+    out = {}
+    for name, over in (layer_overrides or {}).items():
+        if name not in known:
+            raise ConfigError(f"{where}: [layers.{name}]: the trace has no GEMM op {name!r} "
+                              f"(GEMM ops: {', '.join(gemm_names)})")
+        dev_keys, run_keys = {}, {}
+        base = dev
+        for key, value in over.items():
+            check_layer_key(key, f"{where}: [layers.{name}]")
+            if key == LAYER_DEVICE_KEY:
+                try:
+                    base = load_device(str(value))
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}: [layers.{name}] device: {exc}") from None
+            elif key.startswith("run."):
+                if str(value) != "abfp":
+                    check_format(str(value), f"[layers.{name}] {key}")
+                run_keys[key[4:]] = str(value)
+            else:
+                dev_keys[key] = value
+        lopts = dataclasses.replace(opts, **run_keys)
+        try:
+            ldev = with_run_format(apply_overrides(base, dev_keys), lopts)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: [layers.{name}]: {exc}") from None
+        out[name] = LayerSetup(device=ldev, opts=lopts, key=config_hash(ldev))
+    return out
+
+
+def flat_layer_overrides(layer_overrides) -> dict:
+    """Per-layer overrides as flat ``layers.OP.section.key`` entries (for results and stores)."""
+    return {f"layers.{n}.{k}": v for n, over in (layer_overrides or {}).items() for k, v in over.items()}
