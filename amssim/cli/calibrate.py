@@ -6,6 +6,9 @@ import argparse
 import json
 import os
 
+#: files ``--synthetic DIR`` writes (never over existing ones)
+SYNTHETIC_FILES = ("paired.npz", "transfer.npz", "meta.toml", "truth.json")
+
 NAME = "calibrate"
 HELP = "fit noise and transfer models to lab data and write a device model"
 DESCRIPTION = """\
@@ -73,6 +76,12 @@ def run(args) -> int:
 
     if args.synthetic is not None:
         check_output_dir(args.synthetic, "--synthetic")
+        from ..errors import OutputPathError
+
+        existing = [n for n in SYNTHETIC_FILES if os.path.lexists(os.path.join(args.synthetic, n))]
+        if existing:
+            raise OutputPathError(f"--synthetic {args.synthetic}: would replace the existing "
+                                  f"{', '.join(existing)}; choose a new or empty directory")
         paths = write_synthetic(args.synthetic, seed=args.seed)
         print(f"wrote {', '.join(paths.values())}")
         print(f"try: amssim calibrate {paths['paired']} --meta {paths['meta']} "
