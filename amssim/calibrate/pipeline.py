@@ -119,14 +119,11 @@ class CalibrationResult:
         return d
 
     def abfp_config(self, base=None):
-        """AbfpConfig of the fitted noise (adc_bits of the data; other fields default/base)."""
-        from ..signal.config import AbfpConfig
+        """AbfpConfig of the fitted noise (adc_bits of the data; other fields default)."""
+        from ..config.abfp_mapping import abfp_config_from_sections
 
-        z = self.noise_section()
-        kw = dict(adc_bits=self.adc_bits, noise=z["kind"], noise_lsb=z["lsb"],
-                  noise_dof=z.get("dof", 4.0), noise_edges_lsb=z.get("edges_lsb", ()),
-                  noise_probs=z.get("probs", ()), signal_noise_var_lsb2=z["signal_var_lsb2"])
-        return AbfpConfig(**kw)
+        sections = {"numerics": {"adc_bits": self.adc_bits}, "noise": self.noise_section()}
+        return abfp_config_from_sections(sections, where="calibration fit")
 
 
 def _infer_bits(max_abs: float, base_bits: int) -> int:

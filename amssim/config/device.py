@@ -18,10 +18,13 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..errors import DeviceError
-from .schema import spec, validate_section
+from ..signal.config import BITS_MAX, BITS_MIN, NOISE_NAMES, SCALE_NAMES, TILE_WIDTH_MAX
+from .abfp_mapping import abfp_config_from_sections
+from .schema import section_fields, spec, validate_section
 
-NOISE_KINDS = ("none", "uniform", "gaussian", "logistic", "laplace", "student_t", "empirical")
-SCALE_FORMATS = ("bf16", "fp32", "pow2")
+#: allowed ``[noise] kind`` / ``[numerics] scale_format``: the names of the AbfpConfig enums
+NOISE_KINDS = tuple(NOISE_NAMES)
+SCALE_FORMATS = tuple(SCALE_NAMES)
 OPTICAL_REGIMES = ("fixed", "shot", "thermal")
 #: unit suffixes an ``[energy]`` key must end with
 ENERGY_UNITS = ("_j", "_w", "_j_per_bit", "_j_per_byte", "_j_per_step", "_j_per_step2",
@@ -65,10 +68,11 @@ class ArchConfig:
 class NumericsConfig:
     """``[numerics]``: default ABFP settings (docs/architecture.md §3)."""
 
-    tile_width: int = spec("int", lo=1, hi=4096, doc="ABFP block length n = tile rows (1..4096)")
-    input_bits: int = spec("int", lo=2, hi=16, doc="input DAC bits b_X (2..16)")
-    weight_bits: int = spec("int", lo=2, hi=16, doc="weight bits b_W (2..16)")
-    adc_bits: int = spec("int", lo=2, hi=16, doc="ADC bits b_Y (2..16)")
+    tile_width: int = spec("int", lo=1, hi=TILE_WIDTH_MAX,
+                           doc=f"ABFP block length n = tile rows (1..{TILE_WIDTH_MAX})")
+    input_bits: int = spec("int", lo=BITS_MIN, hi=BITS_MAX, doc=f"input DAC bits b_X ({BITS_MIN}..{BITS_MAX})")
+    weight_bits: int = spec("int", lo=BITS_MIN, hi=BITS_MAX, doc=f"weight bits b_W ({BITS_MIN}..{BITS_MAX})")
+    adc_bits: int = spec("int", lo=BITS_MIN, hi=BITS_MAX, doc=f"ADC bits b_Y ({BITS_MIN}..{BITS_MAX})")
     gain: float = spec("float", lo=0, lo_open=True, doc="analog gain G before the ADC (> 0)")
     scale_format: str = spec("str", default="bf16", choices=SCALE_FORMATS, doc="block scale format")
     ideal: bool = spec("bool", default=False, doc="true: bypass quantisation (float reference)")
@@ -93,7 +97,8 @@ class ConvertersConfig:
                                      doc="ENOB = numerics.adc_bits - this (bits, >= 0), for energy")
     dac_inl_lsb: tuple = spec("floats", default=(), doc="DAC INL per input code (LSB); empty = none")
     adc_inl_lsb: tuple = spec("floats", default=(), doc="ADC INL per output code (LSB); empty = none")
-    channel_gain_error: tuple = spec("floats", default=(), doc="relative gain error per output channel")
+    channel_gain_error: tuple = spec("floats", default=(), lo=-1, lo_open=True,
+                                     doc="relative gain error per output channel (each > -1)")
     channel_offset_lsb: tuple = spec("floats", default=(), doc="offset per output channel (LSB)")
     source: str = spec("str", default="", doc="citation for the section")
     sources: dict = field(default_factory=dict)
@@ -247,24 +252,8 @@ class Device:
         return out
 
     def abfp_config(self):
-        """The :class:`amssim.AbfpConfig` of [numerics] + [noise] + [converters] tables."""
-        from ..signal.config import AbfpConfig
-
-        n, z, c = self.numerics, self.noise, self.converters
-        values = dict(
-            tile_width=n.tile_width, input_bits=n.input_bits, weight_bits=n.weight_bits,
-            adc_bits=n.adc_bits, gain=n.gain, noise=z.kind, noise_lsb=z.lsb,
-            noise_dof=z.dof, noise_edges_lsb=tuple(z.edges_lsb), noise_probs=tuple(z.probs),
-            scale_format=n.scale_format, ideal=n.ideal,
-            channel_gain_error=tuple(c.channel_gain_error),
-            channel_offset_lsb=tuple(c.channel_offset_lsb),
-            dac_inl_lsb=tuple(c.dac_inl_lsb), adc_inl_lsb=tuple(c.adc_inl_lsb),
-            weight_noise_rel=n.weight_noise_rel, signal_noise_var_lsb2=z.signal_var_lsb2,
-        )
-        known = {f.name for f in dataclasses.fields(AbfpConfig)}
-        kwargs = {k: v for k, v in values.items() if k in known and v is not None}
-        try:
-            return AbfpConfig(**kwargs)
-        except (ValueError, TypeError) as exc:
-            raise DeviceError(f"{self.path or self.name}: [numerics]/[noise]/[converters] "
-                              f"do not form a valid AbfpConfig: {exc}") from exc
+        """The :class:`amssim.AbfpConfig` of [numerics] + [noise] + [converters] (one mapping:
+        :func:`amssim.config.abfp_mapping.abfp_config_from_sections`)."""
+        sections = {sec: {k: getattr(getattr(self, sec), k) for k in section_fields(SECTIONS[sec])}
+                    for sec in ("numerics", "noise", "converters")}
+        return abfp_config_from_sections(sections, where=self.path or self.name)

@@ -7,10 +7,28 @@ Public names: :class:`AbfpConfig`, :func:`abfp_matmul`, :func:`prepare_weights`,
 
 from __future__ import annotations
 
-from .abfp import AbfpPrepared, abfp_matmul, abfp_matmul_groups, finalize, prepare_weights
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .config import AbfpConfig, NoiseKind, ScaleFormat
-from .noise import sample_noise
-from .variance import abfp_error_variance, saturation_fraction
+
+if TYPE_CHECKING:
+    from .abfp import AbfpPrepared, abfp_matmul, abfp_matmul_groups, finalize, prepare_weights
+    from .noise import sample_noise
+    from .variance import abfp_error_variance, saturation_fraction
+
+#: names loaded on first use, so that the device schema can import the enums and bounds of
+#: :mod:`.config` without importing numba and compiling kernels
+_LAZY = {"AbfpPrepared": "abfp", "abfp_matmul": "abfp", "abfp_matmul_groups": "abfp",
+         "finalize": "abfp", "prepare_weights": "abfp", "sample_noise": "noise",
+         "abfp_error_variance": "variance", "saturation_fraction": "variance"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)
 
 __all__ = [
     "AbfpConfig",

@@ -39,6 +39,10 @@ class ScaleFormat(IntEnum):
 NOISE_NAMES = {k.name.lower(): k for k in NoiseKind}
 SCALE_NAMES = {k.name.lower(): k for k in ScaleFormat}
 
+#: bounds shared with the device schema (amssim/config/device.py declares its keys with these)
+TILE_WIDTH_MAX = 4096
+BITS_MIN, BITS_MAX = 2, 16
+
 
 def _as_name(value: Any) -> str:
     if isinstance(value, Enum):
@@ -56,7 +60,7 @@ class AbfpConfig:
     """
 
     tile_width: int = 128
-    """n: reduction length per analog tile (positive integer). K is split into
+    """n: reduction length per analog tile (integer, 1..TILE_WIDTH_MAX = 4096). K is split into
     T = ceil(K/n) blocks, the last zero-padded."""
     input_bits: int = 8
     """b_x: input DAC bits, 2..16 (symmetric grid of 2**b_x - 1 codes)."""
@@ -121,9 +125,9 @@ class AbfpConfig:
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
-        _int_field(self, "tile_width", 1, None)
+        _int_field(self, "tile_width", 1, TILE_WIDTH_MAX)
         for name in ("input_bits", "weight_bits", "adc_bits"):
-            _int_field(self, name, 2, 16)
+            _int_field(self, name, BITS_MIN, BITS_MAX)
         _float_field(self, "gain", positive=True)
         for name in ("noise_lsb", "weight_noise_rel", "signal_noise_var_lsb2"):
             _float_field(self, name, positive=False)
