@@ -334,6 +334,28 @@ def row_col_hashes_rows(kind, keys, arow, c0, hb1, hb2):
         _row_hashes(kind, keys, arow[r], c0, hb1[r], hb2[r])
 
 
+@njit
+def row_col_hashes_rows_serial(kind, keys, arow, c0, hb1, hb2):
+    """:func:`row_col_hashes_rows` on the calling thread."""
+    for r in range(hb1.shape[0]):
+        _row_hashes(kind, keys, arow[r], c0, hb1[r], hb2[r])
+
+
+@njit
+def _epilogue_group_row(r, S, sx, swG, gm, num, off, den, kappa, Ly, Lyf, simple, acc, arow,
+                        kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2):
+    T, R, nc = S.shape
+    E = np.zeros(nc)
+    a = arow[r]
+    hs = row_hash(keys[4], a)
+    swT = swG[r // gm]
+    accrow = acc[r]
+    for t in range(T):
+        _epilogue_row(S[t, r], num, off, E, hb1[r], hb2[r], swT[t], accrow, den, kappa,
+                      Lyf, Ly, sx[r, t], simple, kind, scale, dof, cdf, edges, keys, a,
+                      0, t, sig_b, hs, adc_inl)
+
+
 @njit_parallel
 def epilogue_groups(S, sx, swG, gm, num, off, den, kappa, Ly, acc, arow,
                     kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2):
@@ -343,19 +365,22 @@ def epilogue_groups(S, sx, swG, gm, num, off, den, kappa, Ly, acc, arow,
     scales are swG[r // gm] (T, N), and has global row index arow[r]; sx (R, T);
     acc (R, N) float32; hb1/hb2 (R, N or 0) from :func:`row_col_hashes_rows`.
     """
-    T, R, nc = S.shape
     Lyf = np.float64(Ly)
     simple = sig_b == 0.0 and adc_inl.shape[0] == 0
-    for r in prange(R):
-        E = np.zeros(nc)
-        a = arow[r]
-        hs = row_hash(keys[4], a)
-        swT = swG[r // gm]
-        accrow = acc[r]
-        for t in range(T):
-            _epilogue_row(S[t, r], num, off, E, hb1[r], hb2[r], swT[t], accrow, den, kappa,
-                          Lyf, Ly, sx[r, t], simple, kind, scale, dof, cdf, edges, keys, a,
-                          0, t, sig_b, hs, adc_inl)
+    for r in prange(S.shape[1]):
+        _epilogue_group_row(r, S, sx, swG, gm, num, off, den, kappa, Ly, Lyf, simple, acc, arow,
+                            kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2)
+
+
+@njit
+def epilogue_groups_serial(S, sx, swG, gm, num, off, den, kappa, Ly, acc, arow,
+                           kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2):
+    """:func:`epilogue_groups` on the calling thread."""
+    Lyf = np.float64(Ly)
+    simple = sig_b == 0.0 and adc_inl.shape[0] == 0
+    for r in range(S.shape[1]):
+        _epilogue_group_row(r, S, sx, swG, gm, num, off, den, kappa, Ly, Lyf, simple, acc, arow,
+                            kind, scale, dof, cdf, edges, keys, sig_b, adc_inl, hb1, hb2)
 
 
 @njit_parallel
@@ -409,4 +434,12 @@ def bf16_inplace(a):
     """Round a float32 array (any shape, C order) to bfloat16 values in place."""
     flat = a.reshape(-1)
     for i in prange(flat.shape[0]):
+        flat[i] = bf16_round32(flat[i])
+
+
+@njit
+def bf16_inplace_serial(a):
+    """:func:`bf16_inplace` on the calling thread."""
+    flat = a.reshape(-1)
+    for i in range(flat.shape[0]):
         flat[i] = bf16_round32(flat[i])

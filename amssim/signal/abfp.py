@@ -50,6 +50,8 @@ _BLAS_ELEMS_NARROW = 1 << 18
 _THREAD_MIN_ROWS = 16
 _CHUNKS_PER_WORKER = 4
 _THREAD_MIN_WORK = 1 << 22
+#: element-wise kernels below this many elements run on the calling thread
+_SERIAL_ELEMS = 1 << 18
 
 
 def _check_int(name, v, lo=0):
@@ -150,7 +152,7 @@ class AbfpPrepared:
         self.code_dtype = code_dtype
         codes = np.empty((T, N, n), code_dtype)
         sw = np.empty((N, T), np.float64)
-        K.quantize_blocks(w, n, 0, self.Lw, int(cfg.scale_kind), codes, sw)
+        _quantize(w, n, 0, self.Lw, int(cfg.scale_kind), codes, sw)
         self.weight_scales = np.ascontiguousarray(sw.T)
         # programmed weights, layout (T, n, N): block t is the B matrix of x_t @ B
         if self.float_path:
@@ -219,6 +221,12 @@ class AbfpPrepared:
             tc = max(1, min(tq, (_BLAS_ELEMS if n >= 64 else _BLAS_ELEMS_NARROW) // (rc * cc)))
             buf = np.empty(tc * rc * cc, sdtype)
         nc2 = nc if kind in (int(NoiseKind.GAUSSIAN), int(NoiseKind.EMPIRICAL)) else 0
+        # small products (e.g. one per sample and head in full mode): kernels on this
+        # thread; waking a thread pool costs more than the work (and competes with BLAS)
+        small = R * tq * n * nc < _THREAD_MIN_WORK
+        quantize = K.quantize_blocks_serial if small else K.quantize_blocks
+        hashes = K.row_col_hashes_serial if small else K.row_col_hashes
+        epilogue = K.epilogue_serial if small else K.epilogue
         if not self.fused:
             hb1_buf = np.empty(rc * nc, np.uint32)
             hb2_buf = np.empty(rc * nc2, np.uint32)
@@ -227,14 +235,14 @@ class AbfpPrepared:
             rr = r1 - r0
             xc = xcodes_buf[: tq * rr * n].reshape(tq, rr, n)
             sx = sx_buf[: rr * tq].reshape(rr, tq)
-            K.quantize_blocks(x[r0:r1], n, t_start, self.Lx, int(cfg.scale_kind), xc, sx)
+            quantize(x[r0:r1], n, t_start, self.Lx, int(cfg.scale_kind), xc, sx)
             if self.fused:
                 K.fused(xc, sx, self._wT, self.weight_scales, t_start, c0, nc, *common,
                         acc[r0:r1], acc_c0, row0 + r0, *noise, _FUSED_ROWS)
                 continue
             hb1 = hb1_buf[: rr * nc].reshape(rr, nc)
             hb2 = hb2_buf[: rr * nc2].reshape(rr, nc2)
-            K.row_col_hashes(kind, self._keys, row0 + r0, c0, hb1, hb2)
+            hashes(kind, self._keys, row0 + r0, c0, hb1, hb2)
             if blas:
                 # integer codes: every S is exact in float32, so BLAS's summation order
                 # is irrelevant; blocks still reach the accumulator in increasing t
@@ -245,7 +253,7 @@ class AbfpPrepared:
                         S = buf[: (tb - ta) * rr * (cb - ca)].reshape(tb - ta, rr, cb - ca)
                         _block_products(xc[ta - t_start: tb - t_start], self._wT[ta:tb, :, ca:cb],
                                         S, self._kr if tb == T else n)
-                        K.epilogue(S, sx, ta - t_start, self.weight_scales, ta, ca, *common,
+                        epilogue(S, sx, ta - t_start, self.weight_scales, ta, ca, *common,
                                    acc[r0:r1], acc_c0 + (ca - c0), row0 + r0, *noise, hb1, hb2,
                                    ca - c0)
                 continue
@@ -254,8 +262,19 @@ class AbfpPrepared:
                 tb = min(t_stop, ta + tc)
                 S = buf[: (tb - ta) * rr * nc].reshape(tb - ta, rr, nc)
                 K.dot_f64(xc, ta - t_start, self._wT, ta, c0, S)
-                K.epilogue(S, sx, ta - t_start, self.weight_scales, ta, c0, *common,
+                epilogue(S, sx, ta - t_start, self.weight_scales, ta, c0, *common,
                            acc[r0:r1], acc_c0, row0 + r0, *noise, hb1, hb2, 0)
+
+
+def _quantize(x, n, t0, L, fmt, codes, scales):
+    """K.quantize_blocks, on this thread when small (a parallel region costs a wake-up of
+    every pool thread, milliseconds each on a loaded machine)."""
+    small = codes.size < _SERIAL_ELEMS
+    (K.quantize_blocks_serial if small else K.quantize_blocks)(x, n, t0, L, fmt, codes, scales)
+
+
+def _bf16(a):
+    (K.bf16_inplace_serial if a.size < _SERIAL_ELEMS else K.bf16_inplace)(a)
 
 
 def _workers(rows, work_per_row):
@@ -356,7 +375,7 @@ def finalize(acc) -> np.ndarray:
     if not isinstance(acc, np.ndarray) or acc.dtype != np.float32:
         raise ConfigError(f"acc must be a float32 numpy array, got {_describe(acc)}")
     out = np.ascontiguousarray(acc).copy()
-    K.bf16_inplace(out)
+    _bf16(out)
     return out
 
 
@@ -381,7 +400,7 @@ def abfp_matmul(x, w, cfg: AbfpConfig, seed: int = 0, *, layer: int = 0,
     acc = np.zeros((x.shape[0], w.shape[0]), np.float32)
     prep.accumulate(x, acc, 0, prep.num_blocks, row_offset=row_offset, col_start=0,
                     col_stop=prep.num_rows)
-    K.bf16_inplace(acc)
+    _bf16(acc)
     return acc
 
 
@@ -429,7 +448,7 @@ def abfp_matmul_groups(x, w, cfg: AbfpConfig, seed: int = 0, *, layer: int = 0,
     fmt = int(cfg.scale_kind)
     wc = np.empty((T, G * N, n), np.float32)
     sw = np.empty((G * N, T), np.float64)
-    K.quantize_blocks(w2, n, 0, Lw, fmt, wc, sw)
+    _quantize(w2, n, 0, Lw, fmt, wc, sw)
     wc = wc.reshape(T, G, N, n).swapaxes(2, 3)  # (T, G, n, N) view
     swG = np.ascontiguousarray(sw.reshape(G, N, T).transpose(0, 2, 1))  # (G, T, N)
     arow_all = (np.asarray(offs, np.int64)[:, None] + np.arange(M)).astype(np.uint32).reshape(-1)
@@ -441,7 +460,7 @@ def abfp_matmul_groups(x, w, cfg: AbfpConfig, seed: int = 0, *, layer: int = 0,
         R = (g1 - g0) * M
         xc = np.empty((T, R, n), np.float32)
         sx = np.empty((R, T), np.float64)
-        K.quantize_blocks(x2[g0 * M:g1 * M], n, 0, Lx, fmt, xc, sx)
+        _quantize(x2[g0 * M:g1 * M], n, 0, Lx, fmt, xc, sx)
         # integer codes: S is exact in float32 whatever BLAS's summation order
         S = np.empty((T, g1 - g0, M, N), np.float32)
         _block_products(xc.reshape(T, g1 - g0, M, n), wc[:, g0:g1], S, Kd - (T - 1) * n)
@@ -449,10 +468,11 @@ def abfp_matmul_groups(x, w, cfg: AbfpConfig, seed: int = 0, *, layer: int = 0,
         arow = arow_all[g0 * M:g1 * M]
         hb1 = np.empty((R, N), np.uint32)
         hb2 = np.empty((R, nc2), np.uint32)
-        K.row_col_hashes_rows(kind, keys, arow, 0, hb1, hb2)
+        small = S.size < _SERIAL_ELEMS
+        (K.row_col_hashes_rows_serial if small else K.row_col_hashes_rows)(kind, keys, arow, 0, hb1, hb2)
         acc = out[g0:g1].reshape(R, N)
-        K.epilogue_groups(S, sx, swG[g0:g1], M, num, off, den, kappa, Ly, acc, arow, kind,
+        (K.epilogue_groups_serial if small else K.epilogue_groups)(S, sx, swG[g0:g1], M, num, off, den, kappa, Ly, acc, arow, kind,
                           float(cfg.noise_lsb), float(cfg.noise_dof), cdf, edges, keys,
                           float(cfg.signal_noise_var_lsb2), adc_inl, hb1, hb2)
-    K.bf16_inplace(out)
+    _bf16(out)
     return out
