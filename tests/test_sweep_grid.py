@@ -33,7 +33,7 @@ def test_parse_grid_arg_rejects(bad):
 
 def test_parse_set_arg():
     assert parse_set_arg("noise.lsb=0.5") == ("noise.lsb", "0.5")
-    for bad in ("noise.lsb", "noise.lsb=", "=3"):
+    for bad in ("noise.lsb", "=3", "noise..lsb=1", "noise lsb=1"):  # empty values: tests/test_set_parser.py
         with pytest.raises(ConfigError, match="--set"):
             parse_set_arg(bad)
 

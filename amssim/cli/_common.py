@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import ConfigError
+from ..config.overrides import parse_sets as parse_sets  # the one --set parser, for the commands
 
 
 def add_set_option(parser) -> None:
@@ -14,19 +14,6 @@ def add_set_option(parser) -> None:
         help="override a device-model key (e.g. numerics.gain=4, numerics.tile_width=32, "
              "noise.kind=gaussian, noise.lsb=1.0, arch.clock_hz=1e9) or a run key "
              "(run.format=mxfp8_e4m3, run.batch=8, run.limit=100); repeatable")
-
-
-def parse_sets(items) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        key, value = item.split("=", 1)
-        key = key.strip()
-        if not key:
-            raise ConfigError(f"--set {item!r}: empty key")
-        out[key] = value.strip()
-    return out
 
 
 def print_json(obj) -> None:

@@ -57,20 +57,9 @@ def _summary(dev) -> dict:
     }
 
 
-def _parse_sets(items):
-    from ..errors import ConfigError
-
-    out = {}
-    for s in items:
-        if "=" not in s:
-            raise ConfigError(f"--set {s!r}: expected KEY=VALUE")
-        k, v = s.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 def run(args) -> int:
     from ..config import apply_overrides, config_hash, device_to_toml, list_devices, load_device
+    from ..config.overrides import parse_sets
     from ..errors import ConfigError
 
     if args.name is None:
@@ -95,7 +84,7 @@ def run(args) -> int:
         return 0
     dev = load_device(args.name)
     if args.overrides:
-        dev = apply_overrides(dev, _parse_sets(args.overrides))
+        dev = apply_overrides(dev, parse_sets(args.overrides))
     h = config_hash(dev)
     if args.json:
         print(json.dumps({"summary": _summary(dev), "config_hash": h, "device": dev.to_dict()}, indent=2))

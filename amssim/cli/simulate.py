@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+from ..run.options import MODES
 from ._common import add_set_option, fmt_num, parse_sets, print_json, table
 
 NAME = "simulate"
@@ -25,7 +26,7 @@ def register(p) -> None:
     p.add_argument("--config", metavar="FILE",
                    help="run configuration TOML with global [set] and per-layer [layers.OP] "
                         "overrides, as written by `amssim search` (--device/--set win over it)")
-    p.add_argument("--mode", choices=("full", "accuracy", "timing"), default="accuracy",
+    p.add_argument("--mode", choices=MODES, default="accuracy",
                    help="accuracy: functional + timing side by side; full: the timing model drives "
                         "the functional model (bit-identical outputs, slower); timing: shapes only")
     p.add_argument("--seed", type=int, default=0, help="noise seed (results are bit-identical for a seed)")

@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+from ..run.options import MODES
+
 NAME = "sweep"
 DEFAULT_DEVICE = "abfp-paper"  #: same default as ``amssim simulate``
 HELP = "run a grid of --set overrides x noise seeds into a resumable result store"
@@ -67,7 +69,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--mode",
-        choices=("accuracy", "full", "timing"),
+        choices=MODES,
         default=None,
         help="run mode (default: the sweep file's, else accuracy)",
     )

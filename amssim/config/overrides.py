@@ -21,6 +21,34 @@ from .device import SECTIONS, Device
 from .schema import coerce, section_fields
 
 
+def parse_set(text: str, *, option: str = "--set") -> tuple[str, str]:
+    """The one ``--set KEY=VALUE`` parser (simulate, devices, search, finetune, sweep).
+
+    The key must be a dotted name (``numerics.gain``); the value is stripped and may be
+    empty: an empty value means the key's empty setting (an empty list, or the derived
+    default of an optional key such as ``arch.tile_cols``); a key that needs a value
+    rejects it when the override is applied, naming the key.
+    """
+    where = f"{option} {text!r}"
+    if "=" not in text:
+        raise ConfigError(f"{where}: expected KEY=VALUE")
+    key, _, value = text.partition("=")
+    return check_set_key(key, where=where), value.strip()
+
+
+def check_set_key(key: str, *, where: str) -> str:
+    """``key`` stripped; a ConfigError ``"{where}: bad key ..."`` unless it is a dotted name."""
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")) or any(c.isspace() for c in key):
+        raise ConfigError(f"{where}: bad key {key!r} (expected a dotted name like numerics.gain)")
+    return key
+
+
+def parse_sets(items, *, option: str = "--set") -> dict[str, str]:
+    """``{key: value}`` of repeated ``--set`` arguments (a later one wins)."""
+    return dict(parse_set(item, option=option) for item in items or [])
+
+
 def _parse(section: str, key: str, raw, sections=SECTIONS):
     fields = section_fields(sections[section])
     if key not in fields:

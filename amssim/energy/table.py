@@ -16,11 +16,13 @@ from ..config.device import Device
 from .adc import adc_conversion_energy_j, readout_energy_j
 from .optics import laser_electrical_w
 
-COMPONENTS = ("dac", "modulator", "weight_program", "adc", "gain", "exp_unit", "sram",
-              "offchip", "laser", "static")
+#: energy components of an analog device (what an EnergyResult breaks joules down into;
+#: the timed components are amssim.timing.TIMED_COMPONENTS)
+ENERGY_COMPONENTS = ("dac", "modulator", "weight_program", "adc", "gain", "exp_unit", "sram",
+                     "offchip", "laser", "static")
 #: energy components of a digital device (MAC datapath parts, memories, static)
-DIGITAL_COMPONENTS = ("multiplier", "accumulator", "align_norm", "decoder", "block_scale",
-                      "output_scale", "sram", "offchip", "static")
+DIGITAL_ENERGY_COMPONENTS = ("multiplier", "accumulator", "align_norm", "decoder", "block_scale",
+                             "output_scale", "sram", "offchip", "static")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +56,7 @@ class EnergyTable:
 
     def price(self, actions: dict, seconds: float) -> dict:
         """Component -> joules for these action counts over ``seconds``."""
-        comps = COMPONENTS if "dac_conversions" in self.per_action_j else DIGITAL_COMPONENTS
+        comps = ENERGY_COMPONENTS if "dac_conversions" in self.per_action_j else DIGITAL_ENERGY_COMPONENTS
         out = dict.fromkeys(comps, 0.0)
         for act, n in actions.items():
             if act in self.per_action_j:
@@ -135,9 +137,9 @@ def estimate_energy(timing, device: Device) -> EnergyResult:
     table = digital_table(device) if digital else EnergyTable.from_device(device)
     clock = device.arch.clock_hz
     layers = []
-    total = dict.fromkeys(COMPONENTS, 0.0)
+    total = dict.fromkeys(ENERGY_COMPONENTS, 0.0)
     if digital:
-        total = dict.fromkeys(DIGITAL_COMPONENTS, 0.0)
+        total = dict.fromkeys(DIGITAL_ENERGY_COMPONENTS, 0.0)
     for L in timing.layers:
         b = table.price(_expand_macs(L.actions) if digital else L.actions, L.cycles / clock)
         for c, v in b.items():

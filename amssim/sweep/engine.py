@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from ..errors import AmssimError, ConfigError, RunFailure
 from .executors import SerialExecutor
-from .grid import MODES
+from ..run.options import MODES
 from .store import ResultStore, make_row, point_key
 
 __all__ = [

@@ -40,6 +40,8 @@ from collections.abc import Mapping, Sequence
 
 from ..limits import MAX_SWEEP_RUNS, check_count
 from ..errors import ConfigError
+from ..config.overrides import check_set_key, parse_set
+from ..run.options import MODES
 
 __all__ = [
     "SweepFile",
@@ -51,8 +53,6 @@ __all__ = [
     "seed_list",
     "value_to_str",
 ]
-
-MODES = ("full", "accuracy", "timing")
 
 
 def value_to_str(value: object, *, where: str) -> str:
@@ -75,20 +75,13 @@ def value_to_str(value: object, *, where: str) -> str:
     )
 
 
-def _check_key(key: str, *, where: str) -> str:
-    key = key.strip()
-    if not key or any(not part for part in key.split(".")) or any(c.isspace() for c in key):
-        raise ConfigError(f"{where}: bad key {key!r} (expected a dotted name like numerics.gain)")
-    return key
-
-
 def parse_grid_arg(text: str) -> tuple[str, list[str]]:
     """Parse one ``--grid KEY=V1,V2,...`` argument into ``(key, [values])``."""
     where = f"--grid {text!r}"
     if "=" not in text:
         raise ConfigError(f"{where}: expected KEY=V1,V2,...")
     key, _, rest = text.partition("=")
-    key = _check_key(key, where=where)
+    key = check_set_key(key, where=where)
     values = [v.strip() for v in rest.split(",")]
     if not rest.strip() or any(not v for v in values):
         raise ConfigError(f"{where}: empty value in the list")
@@ -98,15 +91,8 @@ def parse_grid_arg(text: str) -> tuple[str, list[str]]:
 
 
 def parse_set_arg(text: str) -> tuple[str, str]:
-    """Parse one ``--set KEY=VALUE`` argument."""
-    where = f"--set {text!r}"
-    if "=" not in text:
-        raise ConfigError(f"{where}: expected KEY=VALUE")
-    key, _, value = text.partition("=")
-    key = _check_key(key, where=where)
-    if not value.strip():
-        raise ConfigError(f"{where}: empty value")
-    return key, value.strip()
+    """Parse one ``--set KEY=VALUE`` argument (the one parser: :func:`amssim.config.overrides.parse_set`)."""
+    return parse_set(text)
 
 
 def expand_grid(grid: Sequence[tuple[str, Sequence[str]]]) -> list[dict[str, str]]:
@@ -205,7 +191,7 @@ class SweepFile:
 def _flatten(table: Mapping, *, prefix: str, where: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for k, v in table.items():
-        key = _check_key(f"{prefix}{k}", where=where)
+        key = check_set_key(f"{prefix}{k}", where=where)
         if isinstance(v, Mapping):
             out.update(_flatten(v, prefix=key + ".", where=where))
         else:

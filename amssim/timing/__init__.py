@@ -11,21 +11,30 @@ Public API::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .closed_form import plan_times, steady_state_cycles
 from .mapping import STAGES, Chunk, GemmPlan, TileJob, plan_gemm, program_cycles
 from .model import SimLog, simulate_plan
-from .result import ACTIONS, COMPONENTS, LayerTiming, TimingResult
-from .simulate import GemmShape, combine_layers, simulate_timing, time_instance
+from .result import ACTIONS, TIMED_COMPONENTS, LayerTiming, TimingResult
+from .simulate import combine_layers, simulate_timing, time_instance
 from .systolic import fold_cycles_closed_form, plan_systolic
 
 __all__ = [
-    "ACTIONS", "COMPONENTS", "Chunk", "GemmPlan", "GemmShape", "LayerTiming", "STAGES", "SimLog",
+    "ACTIONS", "TIMED_COMPONENTS", "Chunk", "GemmPlan", "GemmShape", "LayerTiming", "STAGES", "SimLog",
     "TileJob", "TimingResult", "TimedAbfpBackend", "combine_layers", "plan_gemm", "plan_times",
     "fold_cycles_closed_form", "plan_systolic", "program_cycles", "simulate_plan", "simulate_timing", "steady_state_cycles", "time_instance",
 ]
 
 
-def __getattr__(name):  # the backend imports amssim.signal, loaded on first use
+if TYPE_CHECKING:
+    from ..trace.loader import GemmShape
+
+
+def __getattr__(name):  # the backend imports amssim.signal, the trace package numba: on first use
+    if name == "GemmShape":  # one GEMM shape type, produced by the trace
+        from ..trace.loader import GemmShape
+        return GemmShape
     if name == "TimedAbfpBackend":
         from .backend import TimedAbfpBackend
         return TimedAbfpBackend

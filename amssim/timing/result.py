@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from .mapping import STAGES, GemmPlan
 
-#: every timed component, for reports (per-tile engines are summed over tiles)
-COMPONENTS = (*STAGES, "program", "offchip_read", "offchip_write")
+#: every timed component (busy/stall cycles), for reports; per-tile engines are summed over tiles
+#: (the energy components are amssim.energy.ENERGY_COMPONENTS)
+TIMED_COMPONENTS = (*STAGES, "program", "offchip_read", "offchip_write")
 #: action counters the energy table prices
 ACTIONS = ("macs", "dac_conversions", "modulator_bits", "adc_conversions", "gain_samples",
            "partials", "input_scale_elements", "weights_programmed", "sram_read_bytes",
@@ -70,8 +71,8 @@ class TimingResult:
 
 def plan_accounting(plan: GemmPlan, *, input_bits: int, stage_starts: dict) -> tuple:
     """(busy, stall, actions) of one instance; waits come from the simulated starts."""
-    busy = dict.fromkeys(COMPONENTS, 0)
-    stall = dict.fromkeys(COMPONENTS, 0)
+    busy = dict.fromkeys(TIMED_COMPONENTS, 0)
+    stall = dict.fromkeys(TIMED_COMPONENTS, 0)
     act = dict.fromkeys(ACTIONS, 0)
     free = [0] * plan.tiles
     for job in plan.jobs:

@@ -1,7 +1,7 @@
 """Timing of a sequence of GEMM shapes on a device: ``simulate_timing``.
 
 Input: objects with ``.name``, ``.layer``, ``.m``, ``.k``, ``.n``, ``.count`` and
-``.weights_static`` (``amssim.trace`` GemmShape or :class:`GemmShape` here), each
+``.weights_static`` (:class:`amssim.trace.loader.GemmShape`, also exported here), each
 describing one inference. For ``batch`` inferences an op with static weights is
 ``count`` instances of an (m x batch, k) x (n, k)^T product (the weights are
 programmed once for the whole batch); with dynamic weights (activation x
@@ -26,20 +26,6 @@ from .result import (ACTIONS, LayerTiming, TimingResult, component_counts,
                      plan_accounting)
 
 ENGINES = ("simpy", "closed_form")
-
-
-@dataclass(frozen=True, kw_only=True)
-class GemmShape:
-    """A GEMM of one inference (same fields as ``amssim.trace`` GemmShape)."""
-
-    name: str
-    layer: int
-    kind: str = "linear"
-    m: int
-    k: int
-    n: int
-    count: int = 1
-    weights_static: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -35,7 +35,7 @@ from .mapping import Chunk, GemmPlan, TileJob, cycles_for_bytes
 #: streaming stages of a systolic array job
 SYSTOLIC_STAGES = ("sram", "array", "accum")
 #: timed components of a digital device
-DIGITAL_COMPONENTS = (*SYSTOLIC_STAGES, "program", "offchip_read", "offchip_write")
+SYSTOLIC_TIMED_COMPONENTS = (*SYSTOLIC_STAGES, "program", "offchip_read", "offchip_write")
 #: action counters the digital energy table prices
 DIGITAL_ACTIONS = ("macs", "block_ops", "outputs", "weights_loaded", "sram_read_bytes",
                    "sram_write_bytes", "offchip_read_bytes", "offchip_write_bytes")
@@ -137,8 +137,8 @@ def systolic_accounting(plan: GemmPlan, device, *, stage_starts: dict) -> tuple:
     """(busy, stall, actions) of one instance on a digital device."""
     a = device.arch
     G = _block(device)
-    busy = dict.fromkeys(DIGITAL_COMPONENTS, 0)
-    stall = dict.fromkeys(DIGITAL_COMPONENTS, 0)
+    busy = dict.fromkeys(SYSTOLIC_TIMED_COMPONENTS, 0)
+    stall = dict.fromkeys(SYSTOLIC_TIMED_COMPONENTS, 0)
     act = dict.fromkeys(DIGITAL_ACTIONS, 0)
     free = [0] * plan.tiles
     for job in plan.jobs:

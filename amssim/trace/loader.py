@@ -20,11 +20,14 @@ from .ops import SPECS, gemm_shape
 
 @dataclass(frozen=True, kw_only=True)
 class GemmShape:
-    """One GEMM op per inference (one sample): Y (m, n) = X (m, k) W^T, ``count`` times."""
+    """One GEMM op per inference (one sample): Y (m, n) = X (m, k) W^T, ``count`` times.
+
+    The one GEMM shape type: the trace produces it and timing consumes it
+    (``amssim.timing.GemmShape`` is this class)."""
 
     name: str  #: op name
     layer: int  #: op index in the trace (used in RNG keys)
-    kind: str  #: "linear" | "conv1d" | "conv2d" | "matmul"
+    kind: str = "linear"  #: "linear" | "conv1d" | "conv2d" | "matmul"
     m: int  #: rows per sample (conv output positions, sequence length, ...)
     k: int  #: reduction length
     n: int  #: outputs per row
