@@ -2,23 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from .device import SECTIONS, Device
-
-
-def _val(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_val(x) for x in v) + "]"
-    raise TypeError(f"cannot write {v!r} as TOML")
+from .toml_writer import toml_value
 
 
 def device_to_toml(device: Device, *, header: str = "") -> str:
@@ -34,10 +19,10 @@ def device_to_toml(device: Device, *, header: str = "") -> str:
         for k, v in body.items():
             if v is None:
                 continue
-            lines.append(f"{k} = {_val(v)}")
+            lines.append(f"{k} = {toml_value(v)}")
         if sources:
             lines.append("")
             lines.append(f"[{sec}.sources]")
             for k, v in sources.items():
-                lines.append(f"{k} = {_val(v)}")
+                lines.append(f"{k} = {toml_value(v)}")
     return "\n".join(lines) + "\n"

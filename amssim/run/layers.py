@@ -34,6 +34,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..config.toml_writer import toml_key, toml_value
 from ..errors import ConfigError
 
 #: device sections a single layer may override
@@ -131,39 +132,20 @@ def load_run_config(path) -> RunConfig:
                      meta=dict(meta) if isinstance(meta, Mapping) else {})
 
 
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            raise ConfigError(f"cannot write non-finite value {v!r}")
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{s}"'
-
-
-def _toml_key(k: str) -> str:
-    return '"' + str(k).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def dump_run_config(cfg: RunConfig, *, header: str = "") -> str:
     """TOML text of ``cfg`` that :func:`load_run_config` reads back."""
     lines = [f"# {ln}" if ln else "#" for ln in header.splitlines()]
     lines.append("# amssim run configuration: amssim simulate TRACE --config THIS_FILE")
     if cfg.device:
-        lines.append(f"device = {_toml_value(cfg.device)}")
+        lines.append(f"device = {toml_value(cfg.device)}")
     lines += ["", "[set]"]
-    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in cfg.overrides.items()]
+    lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in cfg.overrides.items()]
     for name, over in cfg.layers.items():
-        lines += ["", f"[layers.{_toml_key(name)}]"]
-        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in over.items()]
+        lines += ["", f"[layers.{toml_key(name)}]"]
+        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in over.items()]
     if cfg.meta:
         lines += ["", "[search]"]
-        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in cfg.meta.items()
+        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in cfg.meta.items()
                   if not isinstance(v, Mapping)]
     return "\n".join(lines) + "\n"
 
