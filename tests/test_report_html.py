@@ -80,3 +80,23 @@ def test_html_errors(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"amssim\[report\]"):
         write_html_report(store, tmp_path / "r2.html")
     assert not (tmp_path / "r2.html").exists()
+
+
+def test_html_write_is_atomic(tmp_path, monkeypatch):
+    """The page goes through io_safety.atomic_write: a failed rename keeps the old page, no temp file."""
+    import os
+
+    from amssim.errors import OutputPathError
+
+    store = make_store(tmp_path / "s.jsonl", devices=("dev",))
+    out = tmp_path / "r.html"
+    out.write_text("old page")
+
+    def fail(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OutputPathError, match=r"--html .*r\.html: cannot write"):
+        write_html_report(store, out)
+    assert out.read_text() == "old page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "s.jsonl"]

@@ -193,17 +193,9 @@ def write_html_report(
     parent = os.path.dirname(os.path.abspath(out_path))
     if not os.path.isdir(parent):
         raise ConfigError(f"--html {out_path!r}: directory {parent!r} does not exist")
-    tmp = out_path + ".tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.replace(tmp, out_path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ConfigError(f"{out_path!r} cannot be written: {exc}") from None
+    from ..io_safety import atomic_write
+
+    atomic_write(out_path, page, option="--html")  # a failed write leaves out_path as it was
     return HtmlReport(path=out_path, n_points=len(summaries), n_bytes=os.path.getsize(out_path),
                       warnings=tuple(store.warnings))
 
