@@ -30,9 +30,9 @@ ROOT = os.path.dirname(HERE)
 def _plan(a):
     q = a.quick
     per_thread = [
-        ("abfp_matmul", ["bench_abfp_matmul.py"] + (["--rounds", "3", "--skip-big"] if q else [])),
+        ("abfp_matmul", ["bench_abfp_matmul.py"] + (["--rounds", "3"] if q else [])),
         ("digital_matmul", ["bench_digital_matmul.py"] + (["--rounds", "3"] if q else [])),
-        ("executor", ["bench_executor.py"] + (["--limit", "64", "--rounds", "2"] if q else ["--limit", "256"])
+        ("executor", ["bench_executor.py"] + (["--limit", "128", "--rounds", "3"] if q else ["--limit", "256"])
          + (["--zoo"] if a.zoo else [])),
         ("formats", ["bench_formats.py"] + (["--repeat", "2"] if q else [])),
         ("timing", ["bench_timing.py"] + (["--samples", "64", "--repeat", "1"] if q else ["--samples", "256"])),
