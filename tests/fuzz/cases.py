@@ -259,6 +259,8 @@ def case_output_paths(rnd, d):
         may = (target,)
     if argv[0] == "calibrate" and "--synthetic" in argv and target in ("userdir", "link", "trace", "."):
         may = (target,)
+    if target == "afile" and ((argv[0] == "calibrate" and "--out" in argv) or argv[0] == "pareto"):
+        may = ("afile",)  # an existing regular file named as a file output is replaced (atomically)
     if argv[0] == "export-trace" and "--overwrite" in argv and target == "trace":
         may = ("trace",)  # replacing a pure amssim trace is what --overwrite is for
     return Case("output_paths", argv, may_change=may, note=target)
