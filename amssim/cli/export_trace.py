@@ -79,8 +79,8 @@ def run(args) -> int:
     elif ext == ".onnx":
         from ..trace import from_onnx
 
-        _check_onnx(src)
         inputs, labels = _load_data(args)
+        _check_onnx(src)
         with _naming(src):
             t = from_onnx(src, inputs, labels, args.out, name=name, fold_batchnorm=not args.no_fold_batchnorm,
                           metric=args.metric if labels is not None else None, overwrite=args.overwrite)
