@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import CalibrationError
 from ..limits import check_bytes, check_count
+from ..signal.config import BITS_MAX, BITS_MIN, TILE_WIDTH_MAX
 
 #: channels a calibration data set may declare (per-channel fits and arrays are kept in memory)
 MAX_CHANNELS = 1_000_000
@@ -82,9 +83,9 @@ def load_meta(path: str | None) -> Metadata:
             raise CalibrationError(f"{path}: {key} = {v!r}: expected {kind.__name__}{rng}")
         kw[key] = kind(v)
 
-    num("adc_bits", int, 2, 16)
+    num("adc_bits", int, BITS_MIN, BITS_MAX)  # the device schema's bounds
     num("gain", float, 1e-300)
-    num("tile_width", int, 1, 4096)
+    num("tile_width", int, 1, TILE_WIDTH_MAX)
     num("channel_axis", int, -32, 31)
     num("code_scale", float, 1e-300)
     if "description" in data:
