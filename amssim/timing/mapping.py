@@ -139,14 +139,7 @@ def plan_gemm(m: int, k: int, n: int, device: Device, *, weights_static: bool = 
     adc_lanes = conv.adc_conversions_per_cycle or C
     T, J = math.ceil(k / R), math.ceil(n / C)
     spilled, mc = chunk_rows(m, k, n, device)
-    chunks = []
-    for ci, m0 in enumerate(range(0, m, mc)):
-        m1 = min(m, m0 + mc)
-        rb = (m1 - m0) * k * a.activation_bytes if spilled else 0
-        wb = (m1 - m0) * n * a.activation_bytes if spilled else 0
-        chunks.append(Chunk(index=ci, m0=m0, m1=m1, read_bytes=rb, write_bytes=wb,
-                            read_cycles=cycles_for_bytes(rb, a.offchip_bytes_per_s, a.clock_hz),
-                            write_cycles=cycles_for_bytes(wb, a.offchip_bytes_per_s, a.clock_hz)))
+    chunks = row_chunks(m, k, n, mc, spilled, a)
     jobs = []
     idx = 0
     for ch in chunks:
@@ -182,3 +175,17 @@ def plan_gemm(m: int, k: int, n: int, device: Device, *, weights_static: bool = 
                     weight_buffers=a.weight_buffers, activation_bytes=a.activation_bytes,
                     latencies=lat, spilled=spilled,
                     chunks=tuple(chunks), jobs=tuple(jobs))
+
+
+def row_chunks(m: int, k: int, n: int, mc: int, spilled: bool, a) -> list:
+    """Row chunks of ``mc`` rows of an (m, k) x (k, n) GEMM; a spilled GEMM reads each
+    chunk's inputs from off-chip memory and writes its outputs back (``a``: the arch)."""
+    chunks = []
+    for ci, m0 in enumerate(range(0, m, mc)):
+        m1 = min(m, m0 + mc)
+        rb = (m1 - m0) * k * a.activation_bytes if spilled else 0
+        wb = (m1 - m0) * n * a.activation_bytes if spilled else 0
+        chunks.append(Chunk(index=ci, m0=m0, m1=m1, read_bytes=rb, write_bytes=wb,
+                            read_cycles=cycles_for_bytes(rb, a.offchip_bytes_per_s, a.clock_hz),
+                            write_cycles=cycles_for_bytes(wb, a.offchip_bytes_per_s, a.clock_hz)))
+    return chunks

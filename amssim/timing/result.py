@@ -99,14 +99,20 @@ def plan_accounting(plan: GemmPlan, *, input_bits: int, stage_starts: dict) -> t
             act["offchip_read_bytes"] += job.fetch_bytes
         else:
             act["sram_read_bytes"] += job.fetch_bytes
-    for ch in plan.chunks:
+    add_chunk_traffic(plan.chunks, busy, act)
+    act["gain_samples"] = act["adc_conversions"]
+    act["modulator_bits"] = act["dac_conversions"] * input_bits
+    return busy, stall, act
+
+
+
+def add_chunk_traffic(chunks, busy: dict, act: dict) -> None:
+    """Add the off-chip traffic of spilled row chunks (inputs in, outputs out, both
+    through SRAM) to ``busy`` cycles and ``act`` action counts."""
+    for ch in chunks:
         busy["offchip_read"] += ch.read_cycles
         busy["offchip_write"] += ch.write_cycles
         act["offchip_read_bytes"] += ch.read_bytes
         act["offchip_write_bytes"] += ch.write_bytes
         act["sram_write_bytes"] += ch.read_bytes
         act["sram_read_bytes"] += ch.write_bytes
-    act["gain_samples"] = act["adc_conversions"]
-    act["modulator_bits"] = act["dac_conversions"] * input_bits
-    return busy, stall, act
-

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import math
 
-from .mapping import Chunk, GemmPlan, TileJob, cycles_for_bytes
+from .mapping import GemmPlan, TileJob, cycles_for_bytes, row_chunks
+from .result import add_chunk_traffic
 
 #: streaming stages of a systolic array job
 SYSTOLIC_STAGES = ("sram", "array", "accum")
@@ -79,14 +80,7 @@ def plan_systolic(m: int, k: int, n: int, device, *, weights_static: bool = True
     R, C, A = a.array_rows, a.array_cols, a.arrays
     os_flow = a.dataflow == "os"
     spilled, mc = _chunking(m, k, n, a)
-    chunks = []
-    for ci, m0 in enumerate(range(0, m, mc)):
-        m1 = min(m, m0 + mc)
-        rb = (m1 - m0) * k * a.activation_bytes if spilled else 0
-        wb = (m1 - m0) * n * a.activation_bytes if spilled else 0
-        chunks.append(Chunk(index=ci, m0=m0, m1=m1, read_bytes=rb, write_bytes=wb,
-                            read_cycles=cycles_for_bytes(rb, a.offchip_bytes_per_s, a.clock_hz),
-                            write_cycles=cycles_for_bytes(wb, a.offchip_bytes_per_s, a.clock_hz)))
+    chunks = row_chunks(m, k, n, mc, spilled, a)
     J = math.ceil(n / C)
     jobs = []
     idx = 0
@@ -172,13 +166,7 @@ def systolic_accounting(plan: GemmPlan, device, *, stage_starts: dict) -> tuple:
             act["offchip_read_bytes"] += job.fetch_bytes
         else:
             act["sram_read_bytes"] += job.fetch_bytes
-    for ch in plan.chunks:
-        busy["offchip_read"] += ch.read_cycles
-        busy["offchip_write"] += ch.write_cycles
-        act["offchip_read_bytes"] += ch.read_bytes
-        act["offchip_write_bytes"] += ch.write_bytes
-        act["sram_write_bytes"] += ch.read_bytes
-        act["sram_read_bytes"] += ch.write_bytes
+    add_chunk_traffic(plan.chunks, busy, act)
     return busy, stall, act
 
 
