@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .registry import _as_float32, quantize
+from .registry import _as_float32, get_format, quantize
 
 ACCUMULATE = ("fp32", "fp64")
 SALT_X = 1
@@ -13,14 +13,18 @@ SALT_W = 2
 
 
 def digital_matmul(x, w, fmt_x, fmt_w, accumulate: str = "fp32", seed=None, layer: int = 0,
-                   row_offset: int = 0, rounding="nearest_even") -> np.ndarray:
+                   row_offset: int = 0, rounding="nearest_even", sample_rows: int | None = None) -> np.ndarray:
     """Y = Q(x) Q(w)^T for x (M, K) and w (N, K), both quantised along K (axis -1).
 
     ``accumulate="fp32"``: a float32 GEMM (BLAS sgemm); ``"fp64"``: float64 GEMM rounded
     once to float32. Stochastic rounding keys x's element (m, k) by
     (row_offset + m) * K + k (salt 1) and w's element (n, k) by n * K + k (salt 2), so
     splitting the rows of x into batches with the matching ``row_offset`` draws the
-    same numbers. Returns float32 (M, N).
+    same numbers. ``sample_rows`` (R): x holds whole samples of R consecutive rows each;
+    a per-tensor scaled format (per-tensor INT) then takes one scale per sample (per
+    R rows) instead of one for all of x, so results do not depend on how many samples
+    are in one call (docs/architecture.md §4). Row-local formats ignore it. Returns
+    float32 (M, N).
     """
     if accumulate not in ACCUMULATE:
         raise ConfigError(f"accumulate={accumulate!r} is not supported; valid: {', '.join(ACCUMULATE)}")
@@ -32,9 +36,17 @@ def digital_matmul(x, w, fmt_x, fmt_w, accumulate: str = "fp32", seed=None, laye
         raise ConfigError(f"reduction sizes differ: x has K={xa.shape[1]}, w has K={wa.shape[1]}")
     if isinstance(row_offset, bool) or not isinstance(row_offset, (int, np.integer)) or row_offset < 0:
         raise ConfigError(f"row_offset must be a non-negative integer, got {row_offset!r}")
+    if sample_rows is not None and (isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer))
+                                    or sample_rows < 1 or xa.shape[0] % sample_rows):
+        raise ConfigError(f"sample_rows must be a positive integer dividing the {xa.shape[0]} rows of x, "
+                          f"got {sample_rows!r}")
     k = xa.shape[1]
-    qx = quantize(xa, fmt_x, axis=-1, rounding=rounding, seed=seed, layer=layer,
-                  index_offset=int(row_offset) * k, salt=SALT_X, argument="x")
+    m = xa.shape[0]
+    step = int(sample_rows) if sample_rows is not None and get_format(fmt_x).tensor_scaled else max(m, 1)
+    parts = [quantize(xa[r0:r0 + step], fmt_x, axis=-1, rounding=rounding, seed=seed, layer=layer,
+                      index_offset=(int(row_offset) + r0) * k, salt=SALT_X, argument="x")
+             for r0 in range(0, max(m, 1), step)]
+    qx = parts[0] if len(parts) == 1 else np.concatenate(parts)
     qw = quantize(wa, fmt_w, axis=-1, rounding=rounding, seed=seed, layer=layer, salt=SALT_W, argument="w")
     if accumulate == "fp32":
         return np.matmul(qx, qw.T)

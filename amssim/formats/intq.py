@@ -48,6 +48,10 @@ class IntSpec(FormatSpec):
             )
 
     @property
+    def tensor_scaled(self) -> bool:
+        return not self.per_channel
+
+    @property
     def qmax(self) -> int:
         return 2 ** (self.bits - 1) - 1
 

@@ -44,6 +44,13 @@ class FormatSpec:
     blocked: ClassVar[bool] = False
 
     @property
+    def tensor_scaled(self) -> bool:
+        """True when one scale covers the whole array (per-tensor INT): the result of a
+        row then depends on the other rows quantised with it, so callers that must not
+        depend on the batch quantise one sample at a time (``digital_matmul(sample_rows=)``)."""
+        return False
+
+    @property
     def bits_per_element(self) -> float:  # pragma: no cover - overridden
         """Storage bits per element including amortised shared scales."""
         raise NotImplementedError

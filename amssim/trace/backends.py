@@ -11,6 +11,10 @@ Protocol (:class:`Backend`, typed; :class:`GroupedBackend` adds the optional met
 head), x3 (G, M, K), w3 (G, N, K) -> (G, M, N), and must equal G ``gemm`` calls with
 ``row_offset=row_offsets[g]`` bit for bit; backends without it get those G calls.
 
+A backend whose results depend on which rows share a call (per-tensor INT scales)
+declares ``uses_sample_rows = True`` and accepts ``gemm(..., sample_rows=R)``: x then
+holds whole samples of R rows each (:func:`gemm_call` passes it only to such backends).
+
 ``x`` is (M, K) float32 (rows = input vectors), ``w`` is (N, K) float32 (weights, or
 the second activation of an attention matmul), ``y`` is (M, N) float32. ``layer``
 is the op's index in the trace; ``row_offset`` is the GLOBAL index of row 0 of ``x``
@@ -152,6 +156,9 @@ class DigitalBackend:
     """Digital format ``fmt_x`` on inputs and ``fmt_w`` on weights, float32 accumulation."""
 
     bf16_activations = True
+    #: the executor passes ``sample_rows`` (rows per sample of x) to ``gemm``: per-tensor
+    #: INT activation scales are taken per sample, so results do not depend on the batch
+    uses_sample_rows = True
 
     def __init__(self, fmt_x: str, fmt_w: str | None = None, seed: int | None = None):
         self.fmt_x = fmt_x
@@ -159,13 +166,14 @@ class DigitalBackend:
         self.seed = seed
         self.name = self.fmt_x if self.fmt_x == self.fmt_w else f"{self.fmt_x}/{self.fmt_w}"
 
-    def gemm(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
+    def gemm(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int, op_name: str,
+             sample_rows: int | None = None) -> np.ndarray:
         from ..formats import digital_matmul
 
         # fp64 accumulation (one rounding to float32): BLAS sgemm's summation order depends
         # on the number of rows, which would make results depend on the batch size (docs/architecture.md §4)
         return digital_matmul(x, w, self.fmt_x, self.fmt_w, accumulate="fp64", seed=self.seed,
-                              layer=layer, row_offset=row_offset)
+                              layer=layer, row_offset=row_offset, sample_rows=sample_rows)
 
     def __repr__(self) -> str:
         return f"DigitalBackend({self.fmt_x!r}, {self.fmt_w!r}, seed={self.seed})"
@@ -184,10 +192,13 @@ class MixedBackend:
         self.bf16_activations = bool(getattr(default, "bf16_activations", False)) or any(
             getattr(b, "bf16_activations", False) for b in self.backends.values())
         self.name = "mixed"
+        self.uses_sample_rows = any(getattr(b, "uses_sample_rows", False)
+                                    for b in (default, *self.backends.values()))
 
-    def gemm(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int, op_name: str) -> np.ndarray:
+    def gemm(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int, op_name: str,
+             sample_rows: int | None = None) -> np.ndarray:
         b = self.backends.get(op_name, self.default)
-        return b.gemm(x, w, layer=layer, row_offset=row_offset, op_name=op_name)
+        return gemm_call(b, x, w, layer=layer, row_offset=row_offset, op_name=op_name, sample_rows=sample_rows)
 
     def gemm_groups(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offsets: Sequence[int],
                     op_name: str) -> np.ndarray:
@@ -196,6 +207,16 @@ class MixedBackend:
 
     def __repr__(self) -> str:
         return f"MixedBackend({self.default!r}, {sorted(self.backends)})"
+
+
+def gemm_call(backend: Backend, x: np.ndarray, w: np.ndarray, *, layer: int, row_offset: int, op_name: str,
+              sample_rows: int | None = None) -> np.ndarray:
+    """``backend.gemm``, passing ``sample_rows`` (x holds whole samples of that many rows)
+    only to backends that declare ``uses_sample_rows = True``."""
+    if sample_rows is not None and getattr(backend, "uses_sample_rows", False):
+        return backend.gemm(x, w, layer=layer, row_offset=row_offset, op_name=op_name,  # type: ignore[call-arg]
+                            sample_rows=sample_rows)
+    return backend.gemm(x, w, layer=layer, row_offset=row_offset, op_name=op_name)
 
 
 def gemm_groups(backend: Backend, x: np.ndarray, w: np.ndarray, *, layer: int, row_offsets: Sequence[int],

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import TraceError
 from . import im2col as _im
-from .backends import Float32Backend, gemm_groups
+from .backends import Float32Backend, gemm_call, gemm_groups
 from ._kernels import diff_sums
 from .metrics import dense_top1_counts
 from .ops import SPECS, conv_geometry, round_bf16
@@ -114,7 +114,7 @@ class Executor:
                                      for j in range(g)]
         self.stats = {op.name: _Stats() for op in trace.ops if SPECS[op.kind].gemm}
 
-    def _gemm(self, op, x, w, row_offset, bias, layer=None):
+    def _gemm(self, op, x, w, row_offset, bias, layer=None, sample_rows=None):
         """One (M, K) x (N, K)^T product through the backend (+ float32 reference).
 
         With x (G, M, K) and w (G, N, K), G independent products in one backend call
@@ -127,7 +127,8 @@ class Executor:
             y = gemm_groups(self.backend, x, w, layer=layer, row_offsets=[int(o) for o in row_offset],
                             op_name=op.name)
         else:
-            y = self.backend.gemm(x, w, layer=layer, row_offset=int(row_offset), op_name=op.name)
+            y = gemm_call(self.backend, x, w, layer=layer, row_offset=int(row_offset), op_name=op.name,
+                          sample_rows=sample_rows)
         y = np.asarray(y, dtype=F32)
         if bias is not None:
             y = y + bias
@@ -152,7 +153,7 @@ class Executor:
             xm = np.moveaxis(x, bax, 0)
             rows = xm.reshape(-1, xm.shape[-1])
             r = rows.shape[0] // batch
-            y = self._gemm(op, rows, self.w2d[op.name][0], start * r, bias)
+            y = self._gemm(op, rows, self.w2d[op.name][0], start * r, bias, sample_rows=r)
             return np.moveaxis(y.reshape(xm.shape[:-1] + (y.shape[1],)), 0, bax)
         if op.kind in ("conv1d", "conv2d"):
             return self._run_conv(op, ins[0], p, start, batch, bias)
@@ -187,7 +188,8 @@ class Executor:
             xj = x if g == 1 else x[:, j * cg:(j + 1) * cg]
             cols, outs = _im.im2col(xj, w.shape[2:], stride, padding, dilation)
             bj = None if bias is None else bias[j * og:(j + 1) * og]
-            ys.append(self._gemm(op, cols, ws[j], start * math.prod(outs), bj, layer=group_layer(op.index, j)))
+            ys.append(self._gemm(op, cols, ws[j], start * math.prod(outs), bj, layer=group_layer(op.index, j),
+                                 sample_rows=math.prod(outs)))
         y = ys[0] if g == 1 else np.concatenate(ys, axis=1)
         return _im.cols_to_output(y, batch, outs)
 
