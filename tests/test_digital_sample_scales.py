@@ -107,3 +107,21 @@ def _cfg():
 
     return AbfpConfig(tile_width=32, input_bits=8, weight_bits=8, adc_bits=8, gain=2.0, noise="uniform",
                       noise_lsb=0.5)
+
+
+def test_static_weights_are_quantised_once_and_bit_identical(rng, monkeypatch):
+    import amssim.formats as F
+
+    x, w = _xw(rng)
+    calls = []
+    real = F.quantize_weights
+    monkeypatch.setattr(F, "quantize_weights", lambda *a, **k: calls.append(1) or real(*a, **k))
+    b = DigitalBackend("mxfp8_e4m3", "int8_pc", seed=4)
+    ys = [b.gemm(x[i:i + 3], w, layer=2, row_offset=i, op_name="a", sample_rows=3) for i in range(0, 12, 3)]
+    assert len(calls) == 1  # the same weight object: quantised once
+    want = digital_matmul(x, w, "mxfp8_e4m3", "int8_pc", accumulate="fp64", seed=4, layer=2)
+    np.testing.assert_array_equal(np.concatenate(ys), want)
+    b.gemm(x, w.copy(), layer=2, row_offset=0, op_name="a")  # another object: quantised again
+    assert len(calls) == 2
+    with pytest.raises(ConfigError, match="qw"):
+        digital_matmul(x, w, "int8", "int8", qw=np.zeros((2, 2), np.float32))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .abfp import AbfpSpec, abfp_encode
 from .bfp import BfpSpec
-from .digital import digital_matmul
+from .digital import digital_matmul, quantize_weights
 from .intq import IntSpec
 from .minifloat import FloatSpec, Fp32Spec
 from .mx import MxSpec
@@ -23,7 +23,7 @@ from .rounding import RoundingMode
 from .spec import FormatSpec
 
 __all__ = [
-    "quantize", "get_format", "list_formats", "digital_matmul", "RoundingMode",
+    "quantize", "get_format", "list_formats", "digital_matmul", "quantize_weights", "RoundingMode",
     "FormatSpec", "FloatSpec", "Fp32Spec", "IntSpec", "BfpSpec", "MxSpec", "TaperedSpec",
     "AbfpSpec", "FormatFamily", "NonFiniteInputError", "abfp_encode",
 ]

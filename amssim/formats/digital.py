@@ -12,8 +12,20 @@ SALT_X = 1
 SALT_W = 2
 
 
+def quantize_weights(w, fmt_w, seed=None, layer: int = 0, rounding="nearest_even") -> np.ndarray:
+    """Q(w) exactly as :func:`digital_matmul` quantises its ``w`` (N, K): along K, salt 2.
+
+    Pass the result as ``digital_matmul(..., qw=...)`` to reuse static weights across
+    calls (bit-identical to quantising them again)."""
+    wa = _as_float32(w, "w")
+    if wa.ndim != 2:
+        raise ConfigError(f"w must be 2-D (N, K); got shape {wa.shape}")
+    return quantize(wa, fmt_w, axis=-1, rounding=rounding, seed=seed, layer=layer, salt=SALT_W, argument="w")
+
+
 def digital_matmul(x, w, fmt_x, fmt_w, accumulate: str = "fp32", seed=None, layer: int = 0,
-                   row_offset: int = 0, rounding="nearest_even", sample_rows: int | None = None) -> np.ndarray:
+                   row_offset: int = 0, rounding="nearest_even", sample_rows: int | None = None,
+                   qw: np.ndarray | None = None) -> np.ndarray:
     """Y = Q(x) Q(w)^T for x (M, K) and w (N, K), both quantised along K (axis -1).
 
     ``accumulate="fp32"``: a float32 GEMM (BLAS sgemm); ``"fp64"``: float64 GEMM rounded
@@ -23,8 +35,9 @@ def digital_matmul(x, w, fmt_x, fmt_w, accumulate: str = "fp32", seed=None, laye
     same numbers. ``sample_rows`` (R): x holds whole samples of R consecutive rows each;
     a per-tensor scaled format (per-tensor INT) then takes one scale per sample (per
     R rows) instead of one for all of x, so results do not depend on how many samples
-    are in one call (docs/architecture.md §4). Row-local formats ignore it. Returns
-    float32 (M, N).
+    are in one call (docs/architecture.md §4). Row-local formats ignore it. ``qw``: the
+    weights already quantised by :func:`quantize_weights` with the same format, seed,
+    layer and rounding (``w`` is then only checked for its shape). Returns float32 (M, N).
     """
     if accumulate not in ACCUMULATE:
         raise ConfigError(f"accumulate={accumulate!r} is not supported; valid: {', '.join(ACCUMULATE)}")
@@ -47,7 +60,10 @@ def digital_matmul(x, w, fmt_x, fmt_w, accumulate: str = "fp32", seed=None, laye
                       index_offset=(int(row_offset) + r0) * k, salt=SALT_X, argument="x")
              for r0 in range(0, max(m, 1), step)]
     qx = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    qw = quantize(wa, fmt_w, axis=-1, rounding=rounding, seed=seed, layer=layer, salt=SALT_W, argument="w")
+    if qw is None:
+        qw = quantize(wa, fmt_w, axis=-1, rounding=rounding, seed=seed, layer=layer, salt=SALT_W, argument="w")
+    elif qw.shape != wa.shape or qw.dtype != np.float32:
+        raise ConfigError(f"qw must be float32 of w's shape {wa.shape}; got {qw.dtype} {qw.shape}")
     if accumulate == "fp32":
         return np.matmul(qx, qw.T)
     return np.matmul(qx.astype(np.float64), qw.T.astype(np.float64)).astype(np.float32)
