@@ -2,6 +2,10 @@
 
 Exit codes used by the CLI: 2 for :class:`AmssimError` subclasses that mean bad
 input (every class here except :class:`RunFailure`), 1 for :class:`RunFailure`.
+
+None of the bad-input classes is a ``ValueError``: a generic ``except ValueError``
+(for numpy or parsing errors) must never swallow an error raised on purpose, and a
+ValueError from a bug must never pass for bad input (it exits 1).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ class AmssimError(Exception):
     exit_code = 2
 
 
-class ConfigError(AmssimError, ValueError):
+class ConfigError(AmssimError):
     """A configuration value, device model key or format name is invalid."""
 
 
@@ -25,19 +29,19 @@ class FormatError(ConfigError):
     """A number-format name or spec is malformed or unknown."""
 
 
-class TraceError(AmssimError, ValueError):
+class TraceError(AmssimError):
     """A trace directory, manifest, tensor or importer input is invalid."""
 
 
-class CalibrationError(AmssimError, ValueError):
+class CalibrationError(AmssimError):
     """Lab data given to calibration is malformed."""
 
 
-class StoreError(AmssimError, ValueError):
+class StoreError(AmssimError):
     """A sweep result store is unreadable, corrupt or foreign."""
 
 
-class SearchError(AmssimError, ValueError):
+class SearchError(AmssimError):
     """A configuration search space or target is invalid or unreachable."""
 
 

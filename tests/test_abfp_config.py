@@ -43,7 +43,7 @@ def test_defaults_and_enums():
 def test_bad_fields_raise_config_error(field, value, match):
     with pytest.raises(ConfigError, match=match) as e:
         AbfpConfig(**{field: value})
-    assert isinstance(e.value, ValueError)
+    assert not isinstance(e.value, ValueError) and e.value.exit_code == 2  # bad input, never a generic ValueError
     assert repr(value)[:6] in str(e.value) or field in ("noise", "dac_inl_lsb", "adc_inl_lsb")
 
 

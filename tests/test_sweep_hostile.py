@@ -118,15 +118,24 @@ def _alive(pid):
         return False
 
 
+def _dask_or_skip():
+    pytest.importorskip("distributed")
+    return ("--executor", "dask")
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
-def test_sigkill_of_the_main_process_ends_workers_and_resource_tracker(tmp_path):
+@pytest.mark.parametrize("executor", ["process", pytest.param("dask", marks=pytest.mark.slow)])
+def test_sigkill_of_the_main_process_ends_workers_and_resource_tracker(tmp_path, executor):
+    """SIGKILL of the sweep's main process: its worker processes (the process pool's, or the
+    Dask LocalCluster's spawned workers) and the resource tracker must all end on their own."""
     store = tmp_path / "s.jsonl"
     env = _env(AMSSIM_FAKE_RUNNER_DELAY_S="0.5")
-    proc = subprocess.Popen(_cmd(store, "--seeds", "20", workers=2), env=env, stdout=subprocess.DEVNULL,
+    extra = _dask_or_skip() if executor == "dask" else ()
+    proc = subprocess.Popen(_cmd(store, "--seeds", "20", *extra, workers=2), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     kids = []
     try:
-        for _ in range(1500):  # wait until both workers and the tracker exist and a row is stored
+        for _ in range(6000):  # wait until both workers and the tracker exist and a row is stored
             kids = _children(proc.pid)
             if len(kids) >= 3 and store.exists() and len(store.read_bytes().splitlines()) >= 2:
                 break
@@ -136,7 +145,7 @@ def test_sigkill_of_the_main_process_ends_workers_and_resource_tracker(tmp_path)
         os.kill(proc.pid, signal.SIGKILL)  # only the main process, not its group
     finally:
         proc.wait()
-    for _ in range(1500):  # loop guard: every child must go on its own
+    for _ in range(3000):  # loop guard (60 s): every child must go on its own
         if not any(_alive(k) for k in kids):
             break
         time.sleep(0.02)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import DeviceError
+from ..errors import ConfigError, DeviceError
 from ..signal.config import AbfpConfig
 
 #: device ``section.key`` -> AbfpConfig field
@@ -73,6 +73,6 @@ def abfp_config_from_sections(sections: Mapping[str, Mapping[str, Any]], *,
             kwargs[field] = tuple(value) if isinstance(value, list) else value
     try:
         return AbfpConfig(**kwargs)
-    except (ValueError, TypeError) as exc:  # ConfigError is a ValueError
+    except (ConfigError, ValueError, TypeError) as exc:
         raise DeviceError(f"{where}: [numerics]/[noise]/[converters] "
                           f"do not form a valid AbfpConfig: {exc}") from exc

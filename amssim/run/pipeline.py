@@ -55,7 +55,7 @@ def simulate(trace, device="abfp-paper", *, mode: str = "accuracy", seed: int = 
     dev, opts = resolve_device(device, overrides)
     tr = load_workload(trace)
     gemms = tr.gemm_ops()
-    from ..limits import check_timing_work
+    from ..timing.work_limits import check_timing_work
 
     check_timing_work(gemms, dev, opts.batch)  # before any planning or allocation
     setups = {}

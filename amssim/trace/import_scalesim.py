@@ -73,7 +73,7 @@ def from_scalesim(csv_path, out_dir=None, *, name: str | None = None, overwrite:
                 iv = int(float(v))
                 if iv != float(v) or iv < 1:
                     raise ValueError
-            except ValueError:
+            except (ValueError, OverflowError):  # OverflowError: inf, 1e400
                 raise TraceError(f"{csv_path}: line {line}: column {col.strip()!r}: expected a positive integer, "
                                  f"got {v!r}") from None
             vals.append(iv)

@@ -156,12 +156,8 @@ def build_trace(m: dict, arrays: dict, *, path=None, where=None) -> Trace:
 
 
 def read_scalesim(csv_path, out_dir=None, **kw):
-    """:func:`~amssim.trace.from_scalesim` with non-finite or overflowing numbers (``inf``,
-    ``1e400``) reported as a TraceError naming the file (the importer converts with int())."""
+    """:func:`~amssim.trace.from_scalesim` (kept as the loader's entry point; the importer
+    reports non-finite or overflowing numbers such as ``inf`` and ``1e400`` itself)."""
     from .import_scalesim import from_scalesim
 
-    try:
-        return from_scalesim(csv_path, out_dir, **kw)
-    except OverflowError as exc:
-        raise TraceError(f"{os.fspath(csv_path)}: a dimension is infinite or too large to be an "
-                         f"integer ({exc})") from exc
+    return from_scalesim(csv_path, out_dir, **kw)
