@@ -162,17 +162,29 @@ def dot_f64(xe, xt0, weT, t0, c0, S):
 
 
 @njit
+def _adc_partial(s, num, off, e, sw, den, kappa, Lyf, sxr):
+    """bf16 partial of one (row, column, block) without signal noise or ADC INL: gain and
+    ADC input q = (S num) / den, offset, noise e, ADC, exponent unit (module docstring)."""
+    q = (np.float64(s) * num) / den
+    v = (q + off) + e
+    y = np.rint(v)
+    if y > Lyf:
+        y = Lyf
+    if y < -Lyf:
+        y = -Lyf
+    return bf16_round32(np.float32((y * kappa) * (sw * sxr)))
+
+
+@njit
+def _uniform_e(hb, ck1, scale):
+    """Uniform output noise in ADC LSB from a hoisted column hash (:func:`fill_noise_cols`)."""
+    return scale * (2.0 * u01_col(hb, ck1) - 1.0)
+
+
+@njit
 def _row_simple(Srow, num, off, E, sw, accrow, den, kappa, Lyf, sxr):
     for i in range(Srow.shape[0]):
-        q = (np.float64(Srow[i]) * num[i]) / den
-        v = (q + off[i]) + E[i]
-        y = np.rint(v)
-        if y > Lyf:
-            y = Lyf
-        if y < -Lyf:
-            y = -Lyf
-        p = np.float32((y * kappa) * (sw[i] * sxr))
-        accrow[i] += bf16_round32(p)
+        accrow[i] += _adc_partial(Srow[i], num[i], off[i], E[i], sw[i], den, kappa, Lyf, sxr)
 
 
 @njit
@@ -202,31 +214,15 @@ def _row_general(Srow, num, off, E, sw, accrow, den, kappa, Lyf, Ly, sxr,
 def _row_uniform(Srow, num, off, hb, ck1, scale, sw, accrow, den, kappa, Lyf, sxr):
     """_row_simple with uniform noise drawn inline from hoisted column hashes (one pass)."""
     for i in range(Srow.shape[0]):
-        E = scale * (2.0 * u01_col(hb[i], ck1) - 1.0)
-        q = (np.float64(Srow[i]) * num[i]) / den
-        v = (q + off[i]) + E
-        y = np.rint(v)
-        if y > Lyf:
-            y = Lyf
-        if y < -Lyf:
-            y = -Lyf
-        p = np.float32((y * kappa) * (sw[i] * sxr))
-        accrow[i] += bf16_round32(p)
+        accrow[i] += _adc_partial(Srow[i], num[i], off[i], _uniform_e(hb[i], ck1, scale), sw[i], den, kappa,
+                                  Lyf, sxr)
 
 
 @njit
 def _row_none(Srow, num, off, sw, accrow, den, kappa, Lyf, sxr):
     """_row_simple with E = 0 (noise "none")."""
     for i in range(Srow.shape[0]):
-        q = (np.float64(Srow[i]) * num[i]) / den
-        v = (q + off[i]) + 0.0
-        y = np.rint(v)
-        if y > Lyf:
-            y = Lyf
-        if y < -Lyf:
-            y = -Lyf
-        p = np.float32((y * kappa) * (sw[i] * sxr))
-        accrow[i] += bf16_round32(p)
+        accrow[i] += _adc_partial(Srow[i], num[i], off[i], 0.0, sw[i], den, kappa, Lyf, sxr)
 
 
 @njit
@@ -443,3 +439,101 @@ def bf16_inplace_serial(a):
     flat = a.reshape(-1)
     for i in range(flat.shape[0]):
         flat[i] = bf16_round32(flat[i])
+
+
+
+
+@njit
+def _groups_rows(r0, r1, x, wq, sw, num, off, keys, n, Lf, fmt, den, kappa, Ly, row0,
+                 kind, scale, dof, cdf, edges, sig_b, adc_inl, out):
+    """Rows r0 .. r1 of :func:`groups_products` (one body for the serial and parallel kernels).
+
+    Per (row, group): the group's blocks are quantised by :func:`_quantize_job` (a single
+    block over its real columns only: same scale and codes, the padding codes are 0),
+    dotted with the group's weight codes (exact integers, so the summation order is
+    irrelevant) and run through the epilogue with the group's keys, scales and channel
+    constants, blocks in increasing t: :func:`_adc_partial` and :func:`_uniform_e` inline
+    for uniform / no noise without signal noise or ADC INL (what :func:`_row_uniform` and
+    :func:`_row_none` compute), :func:`_epilogue_row` otherwise. The float32 accumulator
+    is then rounded to bfloat16 as :func:`bf16_inplace` does. Groups are the outer loop
+    so per-group views are made once per row range (a view costs reference counting).
+    """
+    G, T, nn, og = wq.shape
+    Kg = x.shape[2]
+    rr = r1 - r0
+    Lyf = np.float64(Ly)
+    simple = sig_b == 0.0 and adc_inl.shape[0] == 0
+    inline = simple and (kind == K_UNIFORM or kind == K_NONE)
+    nq = n if T > 1 else Kg
+    xc = np.empty((T, rr, nq), wq.dtype)
+    sx = np.empty((rr, T))
+    S = np.empty(og, wq.dtype)
+    E = np.zeros(og)
+    hb1 = np.empty(og, np.uint32)
+    hb2 = np.empty(og, np.uint32)
+    acc = np.empty(og, np.float32)
+    for g in range(G):
+        kg = keys[g]
+        numg = num[g]
+        offg = off[g]
+        swg = sw[g]
+        wg = wq[g]
+        xg = x[r0:r1, g]
+        for j in range(rr):
+            for t in range(T):
+                _quantize_job(xg, j, t, nq, 0, Lf, fmt, xc, sx)
+        for j in range(rr):
+            a = np.uint32(row0 + r0 + j)
+            _row_hashes(kind, kg, a, 0, hb1, hb2)
+            for i in range(og):
+                acc[i] = 0.0
+            for t in range(T):
+                kw = min(n, Kg - t * n)
+                for i in range(og):
+                    S[i] = 0.0
+                for k in range(kw):
+                    c = xc[t, j, k]
+                    if c != 0.0:
+                        for i in range(og):
+                            S[i] += c * wg[t, k, i]
+                sxr = sx[j, t]
+                if inline:
+                    ck1 = np.uint32(np.uint32(t) ^ kg[1])
+                    for i in range(og):
+                        e = _uniform_e(hb1[i], ck1, scale) if kind == K_UNIFORM else 0.0
+                        acc[i] += _adc_partial(S[i], numg[i], offg[i], e, swg[t, i], den, kappa, Lyf, sxr)
+                else:
+                    _epilogue_row(S, numg, offg, E, hb1, hb2, swg[t], acc, den, kappa, Lyf, Ly, sxr, simple,
+                                  kind, scale, dof, cdf, edges, kg, a, 0, t, sig_b, row_hash(kg[4], a),
+                                  adc_inl)
+            for i in range(og):
+                out[r0 + j, g, i] = bf16_round32(acc[i])
+
+
+@njit_parallel
+def groups_products(x, wq, sw, num, off, keys, n, L, fmt, den, kappa, Ly, row0,
+                    kind, scale, dof, cdf, edges, sig_b, adc_inl, out, rb):
+    """G products with static weights sharing input rows (grouped convolutions), all blocks.
+
+    x (M, G, Kg) float32 input rows (group g's columns at x[:, g]); wq (G, T, n, og)
+    float32 integer weight codes (block t of group g is the B matrix of x_t @ B); sw
+    (G, T, og) weight scales; num/off (G, og) channel constants; keys (G, 6) noise keys
+    of each group's layer; row r has global index row0 + r; out (M, G, og) float32,
+    overwritten with bfloat16 values. Chunks of ``rb`` rows run in parallel.
+    """
+    M = x.shape[0]
+    Lf = np.float64(L)
+    nblk = (M + rb - 1) // rb
+    for bi in prange(nblk):
+        _groups_rows(bi * rb, min(M, bi * rb + rb), x, wq, sw, num, off, keys, n, Lf, fmt, den,
+                     kappa, Ly, row0, kind, scale, dof, cdf, edges, sig_b, adc_inl, out)
+
+
+@njit
+def groups_products_serial(x, wq, sw, num, off, keys, n, L, fmt, den, kappa, Ly, row0,
+                           kind, scale, dof, cdf, edges, sig_b, adc_inl, out, rb):
+    """:func:`groups_products` on the calling thread."""
+    M = x.shape[0]
+    for r0 in range(0, M, rb):
+        _groups_rows(r0, min(M, r0 + rb), x, wq, sw, num, off, keys, n, np.float64(L), fmt, den, kappa,
+                     Ly, row0, kind, scale, dof, cdf, edges, sig_b, adc_inl, out)

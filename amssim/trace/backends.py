@@ -11,6 +11,17 @@ Protocol (:class:`Backend`, typed; :class:`GroupedBackend` adds the optional met
 head), x3 (G, M, K), w3 (G, N, K) -> (G, M, N), and must equal G ``gemm`` calls with
 ``row_offset=row_offsets[g]`` bit for bit; backends without it get those G calls.
 
+Optional too (:class:`StaticGroupsBackend`), for grouped and depthwise convolutions::
+
+    backend.gemm_static_groups(x3, w3, *, layers, row_offset, op_name) -> y3
+
+x3 (G, M, K) float32 (may be a strided view of the im2col rows), w3 (G, N, K) static
+weights (the same array object every batch, so programmed weights can be cached per op
+and layer), product g with layer ``layers[g]`` and the SAME ``row_offset`` (the groups
+share their rows); must equal G ``gemm(x3[g], w3[g], layer=layers[g], ...)`` calls bit for
+bit. :func:`gemm_static_groups` falls back to those calls (through :func:`gemm_call`)
+for backends without it and resolves a :class:`MixedBackend` to the op's backend.
+
 A backend whose results depend on which rows share a call (per-tensor INT scales)
 declares ``uses_sample_rows = True`` and accepts ``gemm(..., sample_rows=R)``: x then
 holds whole samples of R rows each (:func:`gemm_call` passes it only to such backends).
@@ -69,6 +80,18 @@ class GroupedBackend(Backend, Protocol):
         ...
 
 
+@runtime_checkable
+class StaticGroupsBackend(Backend, Protocol):
+    """A backend that runs the G groups of a grouped convolution in one call
+    (see :func:`gemm_static_groups`)."""
+
+    def gemm_static_groups(self, x: np.ndarray, w: np.ndarray, *, layers: Sequence[int], row_offset: int,
+                           op_name: str) -> np.ndarray:
+        """x (G, M, K), static w (G, N, K) -> (G, M, N); product g with layer ``layers[g]``;
+        equal to G ``gemm`` calls bit for bit."""
+        ...
+
+
 class Float32Backend:
     """Exact float32 GEMMs; activations stay float32 (the reference run)."""
 
@@ -81,6 +104,12 @@ class Float32Backend:
     def gemm_groups(self, x: np.ndarray, w: np.ndarray, *, layer: int, row_offsets: Sequence[int],
                     op_name: str) -> np.ndarray:
         # numpy runs a stacked matmul as one BLAS call per product, the same call as gemm
+        return np.matmul(x, np.swapaxes(w, -1, -2))
+
+    def gemm_static_groups(self, x: np.ndarray, w: np.ndarray, *, layers: Sequence[int], row_offset: int,
+                           op_name: str) -> np.ndarray:
+        # one BLAS call per group inside numpy, the same call as gemm on each group's rows
+        # (strided rows included: BLAS takes the row stride as its leading dimension)
         return np.matmul(x, np.swapaxes(w, -1, -2))
 
     def __repr__(self) -> str:
@@ -108,6 +137,8 @@ class AbfpBackend:
         # optional cache shared by backends running the SAME trace (searches): programmed
         # weights keyed by (op name, layer, cfg, seed), so the weight objects may differ
         self._shared = prepared_cache
+        # (op name, layers of the groups) -> (weights object, cfg, grouped or per-group prepared)
+        self._groups: dict = {}
 
     def cfg_for(self, op_name: str) -> AbfpConfig:
         return self.layer_cfgs.get(op_name, self.cfg)
@@ -147,6 +178,73 @@ class AbfpBackend:
 
         return abfp_matmul_groups(x, w, self.cfg_for(op_name), self.seed, layer=layer,
                                   row_offsets=row_offsets)
+
+    def _prepared_for(self, w: np.ndarray, cfg: AbfpConfig, op_name: str, layer: int):
+        """Programmed weights of (op, layer), from this backend's or the shared cache (as ``gemm``)."""
+        from ..signal import prepare_weights
+
+        hit = self._prepared.get((op_name, layer))
+        skey = (op_name, int(layer), cfg, self.seed, tuple(w.shape))
+        if hit is not None and hit[0] is w and hit[1] is cfg:
+            return hit[2]
+        if self._shared is not None and skey in self._shared:
+            prep = self._shared[skey]
+        else:
+            prep = prepare_weights(w, cfg, self.seed, layer)
+            if self._shared is not None:
+                self._shared[skey] = prep
+        self._prepared[(op_name, layer)] = (w, cfg, prep)
+        return prep
+
+    def gemm_static_groups(self, x: np.ndarray, w: np.ndarray, *, layers: Sequence[int], row_offset: int,
+                           op_name: str) -> np.ndarray:
+        """The groups of a grouped convolution in one fused kernel call
+        (``signal.abfp_groups``), bit-identical to one ``gemm`` per group; the groups are
+        programmed once per op (and shared through ``prepared_cache``). Configurations
+        the kernel does not cover (ideal, DAC INL, weight programming noise, wide codes)
+        run the ``gemm`` arithmetic group by group."""
+        from ..signal import abfp_matmul, finalize
+        from ..signal.abfp_groups import groups_fusable, prepare_weight_groups
+
+        cfg = self.cfg_for(op_name)
+        layers = tuple(int(v) for v in layers)
+        if x.ndim != 3 or w.ndim != 3 or w.shape[0] != x.shape[0] or len(layers) != x.shape[0] \
+                or x.shape[2] != w.shape[2]:
+            raise ValueError(f"x must be (G, M, K) and w (G, N, K) with one layer per group, got shapes "
+                             f"{x.shape}, {w.shape} and {len(layers)} layers")
+        G, M, N = x.shape[0], x.shape[1], w.shape[1]
+        if G == 0:
+            return np.empty((0, M, N), np.float32)
+        if getattr(cfg, "ideal", False):
+            return np.stack([abfp_matmul(x[g], w[g], cfg, self.seed, layer=layers[g], row_offset=row_offset)
+                             for g in range(G)])
+        key = (op_name, layers)
+        hit = self._groups.get(key)
+        if hit is not None and hit[0] is w and hit[1] is cfg:
+            prep = hit[2]
+        else:
+            fusable = groups_fusable(cfg)
+            skey = (op_name, layers, cfg, self.seed, tuple(w.shape))
+            if fusable and self._shared is not None and skey in self._shared:
+                prep = self._shared[skey]
+            elif fusable:
+                prep = prepare_weight_groups(w, cfg, self.seed, layers)
+                if self._shared is not None:
+                    self._shared[skey] = prep
+            else:
+                prep = [self._prepared_for(w[g], cfg, op_name, layers[g]) for g in range(G)]
+            self._groups[key] = (w, cfg, prep)
+        if not isinstance(prep, list):
+            xm = np.ascontiguousarray(np.swapaxes(x, 0, 1), dtype=np.float32)
+            return np.swapaxes(prep.run(xm, row_offset=int(row_offset)), 0, 1)
+        out = np.empty((G, M, N), np.float32)
+        for g, pg in enumerate(prep):  # the gemm arithmetic, one group at a time
+            xg = np.ascontiguousarray(x[g], dtype=np.float32)
+            acc = np.zeros((M, pg.num_rows), np.float32)
+            pg.accumulate(xg, acc, 0, pg.num_blocks, row_offset=int(row_offset), col_start=0,
+                          col_stop=pg.num_rows)
+            out[g] = finalize(acc)
+        return out
 
     def __repr__(self) -> str:
         return f"AbfpBackend({self.cfg!r}, seed={self.seed}, layer_cfgs={sorted(self.layer_cfgs)})"
@@ -241,7 +339,35 @@ def gemm_groups(backend: Backend, x: np.ndarray, w: np.ndarray, *, layer: int, r
                      for g in range(x.shape[0])])
 
 
+def gemm_static_groups(backend: Backend, x: np.ndarray, w: np.ndarray, *, layers: Sequence[int],
+                       row_offset: int, op_name: str, sample_rows: int | None = None,
+                       weights: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """The G groups of a grouped convolution, x (G, M, K), static w (G, N, K) -> (G, M, N).
+
+    ``backend.gemm_static_groups`` if the backend (a :class:`MixedBackend`: the op's
+    backend) has one, else one :func:`gemm_call` per group on contiguous rows, with
+    ``weights[g]`` (the same objects every batch, so per-op weight caches hit) if given,
+    else ``w[g]``; ``sample_rows`` goes to backends that declare ``uses_sample_rows``.
+    """
+    while isinstance(backend, MixedBackend):
+        backend = backend.backends.get(op_name, backend.default)
+    fn = getattr(backend, "gemm_static_groups", None)
+    if fn is not None:
+        return fn(x, w, layers=layers, row_offset=row_offset, op_name=op_name)
+    G = x.shape[0]
+    if G == 0:
+        return np.empty((0, x.shape[1], w.shape[1]), np.float32)
+    ws = w if weights is None else weights
+    return np.stack([np.asarray(gemm_call(backend, np.ascontiguousarray(x[g], dtype=np.float32), ws[g],
+                                          layer=int(layers[g]), row_offset=int(row_offset), op_name=op_name,
+                                          sample_rows=sample_rows), dtype=np.float32)
+                     for g in range(G)])
+
+
 if TYPE_CHECKING:  # static conformance: mypy checks these classes against the protocols
     def _conforms(a: Float32Backend, b: AbfpBackend, c: DigitalBackend,
                   d: MixedBackend) -> tuple[GroupedBackend, GroupedBackend, Backend, GroupedBackend]:
         return a, b, c, d
+
+    def _conforms_static(a: Float32Backend, b: AbfpBackend) -> tuple[StaticGroupsBackend, StaticGroupsBackend]:
+        return a, b

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import TraceError
 from . import im2col as _im
-from .backends import Float32Backend, gemm_call, gemm_groups
+from .backends import Float32Backend, gemm_call, gemm_groups, gemm_static_groups
 from ._kernels import diff_sums
 from .metrics import dense_top1_counts
 from .ops import SPECS, conv_geometry, round_bf16
@@ -41,6 +41,9 @@ from .ops._base import OpDataError
 from .ops.gemm import dilate_input, group_layer, groups_of, input_dilation
 
 F32 = np.float32
+#: im2col elements of one chunk of groups of a grouped convolution (memory bound; groups
+#: are independent, so the chunking does not change any result)
+_GROUP_COLS_ELEMS = 1 << 24
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,11 +108,20 @@ class Executor:
         # per group: the (N/groups, K) weight matrix, kept as one object so backends reuse
         # their programmed weights across batches
         self.w2d = {}
+        # grouped convolutions: all groups as one (groups, N/groups, K) array (w2d holds its
+        # per-group views, created once so they too are the same objects every batch)
+        self.w3 = {}
+        self._w3_chunks: dict = {}
         for op in trace.ops:
             if op.kind in ("linear", "conv1d", "conv2d"):
                 w = self.params[op.name]["weight"]
                 g = groups_of(op.attrs) if op.kind != "linear" else 1
                 og = w.shape[0] // g
+                if g > 1:
+                    w3 = np.ascontiguousarray(w.reshape(g, og, -1), dtype=F32)
+                    self.w3[op.name] = w3
+                    self.w2d[op.name] = [w3[j] for j in range(g)]
+                    continue
                 self.w2d[op.name] = [np.ascontiguousarray(w[j * og:(j + 1) * og].reshape(og, -1))
                                      for j in range(g)]
         self.stats = {op.name: _Stats() for op in trace.ops if SPECS[op.kind].gemm}
@@ -181,6 +193,8 @@ class Executor:
         x = dilate_input(x, input_dilation(nd, op.attrs))
         ws = self.w2d[op.name]
         g = len(ws)
+        if g > 1:
+            return self._run_grouped_conv(op, x, w.shape[2:], stride, padding, dilation, start, batch, bias)
         cg, og = x.shape[1] // g, w.shape[0] // g
         ys = []
         outs = None
@@ -192,6 +206,63 @@ class Executor:
                                  sample_rows=math.prod(outs)))
         y = ys[0] if g == 1 else np.concatenate(ys, axis=1)
         return _im.cols_to_output(y, batch, outs)
+
+    def _w3_chunk(self, name, g0, g1):
+        """Groups g0 .. g1 of an op's weights, one view object per chunk for the whole run."""
+        w3 = self.w3[name]
+        if (g0, g1) == (0, w3.shape[0]):
+            return w3
+        key = (name, g0, g1)
+        v = self._w3_chunks.get(key)
+        if v is None:
+            v = self._w3_chunks[key] = w3[g0:g1]
+        return v
+
+    def _run_grouped_conv(self, op, x, kernel, stride, padding, dilation, start, batch, bias):
+        """A grouped convolution: im2col once per chunk of groups (group j's columns are the
+        contiguous slice j*cg*k ... of the channel-major columns, the values a per-group
+        im2col gives), all groups of a chunk in one backend call
+        (:func:`~.backends.gemm_static_groups`), product j with layer ``group_layer(L, j)``
+        and the same row offset. Bias, bf16 rounding and the differential statistics (added
+        group by group, in group order) are those of one ``_gemm`` call per group."""
+        w3 = self.w3[op.name]
+        ws = self.w2d[op.name]
+        g, og, kg = w3.shape
+        cg = x.shape[1] // g
+        nd = len(kernel)
+        outs = [_im.out_size(x.shape[2 + i], kernel[i], stride[i], padding[i], padding[nd + i], dilation[i])
+                for i in range(nd)]
+        rows = batch * math.prod(outs)
+        gc = max(1, min(g, _GROUP_COLS_ELEMS // max(1, rows * kg)))
+        y = np.empty((rows, g, og), F32)
+        refs = []
+        for g0 in range(0, g, gc):
+            g1 = min(g, g0 + gc)
+            cols, outs_ = _im.im2col(x[:, g0 * cg:g1 * cg], kernel, stride, padding, dilation)
+            outs = list(outs_)
+            m = cols.shape[0]
+            x3 = cols.astype(F32, copy=False).reshape(m, g1 - g0, kg).swapaxes(0, 1)
+            y3 = gemm_static_groups(self.backend, x3, self._w3_chunk(op.name, g0, g1),
+                                    layers=[group_layer(op.index, j) for j in range(g0, g1)],
+                                    row_offset=start * math.prod(outs), op_name=op.name,
+                                    sample_rows=math.prod(outs), weights=ws[g0:g1])
+            y[:, g0:g1] = np.swapaxes(np.asarray(y3, dtype=F32), 0, 1)
+            if self.differential:
+                refs.append(np.matmul(x3, np.swapaxes(w3[g0:g1], -1, -2)))  # per group as x @ w.T
+        y2 = y.reshape(rows, g * og)
+        if bias is not None:
+            y2 = y2 + bias
+        if self.bf16:
+            y2 = round_bf16(y2)
+        if self.differential:
+            ref = np.concatenate(refs) if len(refs) > 1 else refs[0]
+            if bias is not None:
+                ref += bias.reshape(g, 1, og)
+            st = self.stats[op.name]
+            yg = np.ascontiguousarray(y2.reshape(rows, g, og).swapaxes(0, 1))  # group j's (rows, og) at [j]
+            for j in range(g):
+                st.add(yg[j], ref[j])
+        return _im.cols_to_output(y2, batch, tuple(outs))
 
     def run(self, inputs: dict, start: int = 0) -> dict:
         """Execute one batch; ``inputs`` maps graph input names to (B, ...) arrays whose
