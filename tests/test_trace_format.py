@@ -9,29 +9,12 @@ import pytest
 
 from amssim.errors import TraceError
 from amssim.trace import build_trace, load_trace, round_bf16, write_trace
+from fuzz.corpus import tiny_arrays, tiny_manifest
 
 
-def small_manifest():
-    return {
-        "name": "mlp", "kind": "graph", "task": "classification", "metric": "top1",
-        "inputs": [{"name": "x", "shape": [4], "dtype": "float32"}],
-        "outputs": ["y"],
-        "ops": [
-            {"name": "fc1", "kind": "linear", "inputs": ["x"], "outputs": ["h"],
-             "params": {"weight": "tensors/fc1.weight.npy", "bias": "tensors/fc1.bias.npy"}},
-            {"name": "act", "kind": "relu", "inputs": ["h"], "outputs": ["a"]},
-            {"name": "fc2", "kind": "linear", "inputs": ["a"], "outputs": ["y"],
-             "params": {"weight": "tensors/fc2.weight.npy"}},
-        ],
-        "data": {"num_samples": 6, "inputs": {"x": "data/x.npy"}, "labels": "data/labels.npy"},
-    }
-
-
-def small_arrays(rng):
-    tensors = {"tensors/fc1.weight.npy": rng.standard_normal((5, 4)), "tensors/fc1.bias.npy": rng.standard_normal(5),
-               "tensors/fc2.weight.npy": rng.standard_normal((3, 5))}
-    data = {"data/x.npy": rng.standard_normal((6, 4)), "data/labels.npy": np.array([0, 1, 2, 0, 1, 2])}
-    return tensors, data
+# the tiny 2-layer MLP trace the fuzz corpus mutates too (one definition)
+small_manifest = tiny_manifest
+small_arrays = tiny_arrays
 
 
 @pytest.fixture

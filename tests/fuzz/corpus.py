@@ -29,7 +29,7 @@ def tiny_manifest(name="mlp"):
     }
 
 
-def _tiny_arrays(rng):
+def tiny_arrays(rng):
     tensors = {"tensors/fc1.weight.npy": rng.standard_normal((5, 4)), "tensors/fc1.bias.npy": rng.standard_normal(5),
                "tensors/fc2.weight.npy": rng.standard_normal((3, 5))}
     data = {"data/x.npy": rng.standard_normal((6, 4)), "data/labels.npy": np.array([0, 1, 2, 0, 1, 2])}
@@ -58,7 +58,7 @@ def build(base: str) -> dict:
 
     os.makedirs(base, exist_ok=True)
     rng = np.random.default_rng(0)
-    t, d = _tiny_arrays(rng)
+    t, d = tiny_arrays(rng)
     write_trace(os.path.join(base, "trace"), tiny_manifest(), t, d, overwrite=True)
     shutil.copy(os.path.join(REPO, "device_models", "abfp-paper.toml"), os.path.join(base, "device.toml"))
     with open(os.path.join(base, "run.toml"), "w") as fh:
