@@ -83,6 +83,10 @@ def test_paper_preset_matches_paper_setting():
     ("[converters]", "[converters]\ndac_inl_lsb = [1, \"x\"]", "dac_inl_lsb"),
     ("tiles = 1\n", "", "tiles"),
     ("[provenance]", "[whatever]\nx = 1\n[provenance]", "whatever"),
+    ("tiles = 1", "tiles = " + "9" * 400, "tiles"),  # huge integers: refused, message stays short
+    ("gain = 8.0", "gain = " + "9" * 400, "gain"),
+    ("adc_bits = 8", "adc_bits = -" + "9" * 400, "adc_bits"),
+    ("[converters]", "[converters]\ndac_inl_lsb = [1, " + "9" * 400 + "]", "dac_inl_lsb"),
 ])
 def test_bad_device_file_names_file_and_key(tmp_path, old, new, needle):
     text = _text()
@@ -91,7 +95,7 @@ def test_bad_device_file_names_file_and_key(tmp_path, old, new, needle):
     with pytest.raises(DeviceError) as ei:
         load_device_file(p)
     msg = str(ei.value)
-    assert str(p) in msg and needle in msg
+    assert str(p) in msg and needle in msg and "9" * 100 not in msg  # huge values are not echoed whole
 
 
 def test_energy_key_without_unit_is_named(tmp_path):

@@ -44,8 +44,16 @@ def section_fields(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls) if "kind" in f.metadata}
 
 
+def _short_repr(value, limit: int = 60) -> str:
+    """repr() cut to ``limit`` characters (huge integers: repr itself may refuse them)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        return f"<integer of about {int(value.bit_length() * 0.30103)} digits>"
+    r = repr(value)
+    return r if len(r) <= limit else f"{r[:limit - 15]}...{r[-12:]}"
+
+
 def _bad(section: str, key: str, value, why: str) -> DeviceError:
-    return DeviceError(f"[{section}] {key} = {value!r}: {why}")
+    return DeviceError(f"[{section}] {key} = {_short_repr(value)}: {why}")
 
 
 def coerce(section: str, key: str, kind: str, value):
@@ -99,6 +107,11 @@ def coerce(section: str, key: str, kind: str, value):
     raise _bad(section, key, value, "expected a list of numbers")
 
 
+#: integers in device/run files are refused at this magnitude (a 64-bit range; beyond it
+#: float() overflows and no physical quantity or count needs it)
+_INT_MAGNITUDE_LIMIT = 2**63
+
+
 def validate_section(obj, section: str) -> None:
     """Check every declared field of ``obj`` against its kind, range and choices."""
     for name, f in section_fields(type(obj)).items():
@@ -120,7 +133,12 @@ def validate_section(obj, section: str) -> None:
         vals = list(v) if kind == "floats" else [v]
         for x in vals:
             if kind in ("int", "float", "floats"):
-                if not math.isfinite(float(x)):
+                if isinstance(x, int) and not isinstance(x, bool):
+                    if abs(x) >= _INT_MAGNITUDE_LIMIT:  # also keeps later float() conversions finite
+                        raise _bad(section, name, v, f"magnitude must be below 2^{_INT_MAGNITUDE_LIMIT.bit_length() - 1}")
+                elif not isinstance(x, (int, float)):
+                    raise _bad(section, name, v, "expected a number")
+                elif not math.isfinite(float(x)):
                     raise _bad(section, name, v, "must be finite")
                 lo, hi = md["lo"], md["hi"]
                 if lo is not None and (x <= lo if md["lo_open"] else x < lo):
