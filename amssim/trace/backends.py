@@ -11,7 +11,7 @@ Protocol (:class:`Backend`, typed; :class:`GroupedBackend` adds the optional met
 head), x3 (G, M, K), w3 (G, N, K) -> (G, M, N), and must equal G ``gemm`` calls with
 ``row_offset=row_offsets[g]`` bit for bit; backends without it get those G calls.
 
-Optional too (:class:`StaticGroupsBackend`), for grouped and depthwise convolutions::
+Optional too (:class:`SupportsStaticGroups`), for grouped and depthwise convolutions::
 
     backend.gemm_static_groups(x3, w3, *, layers, row_offset, op_name) -> y3
 
@@ -81,7 +81,7 @@ class GroupedBackend(Backend, Protocol):
 
 
 @runtime_checkable
-class StaticGroupsBackend(Backend, Protocol):
+class SupportsStaticGroups(Backend, Protocol):
     """A backend that runs the G groups of a grouped convolution in one call
     (see :func:`gemm_static_groups`)."""
 
@@ -369,5 +369,5 @@ if TYPE_CHECKING:  # static conformance: mypy checks these classes against the p
                   d: MixedBackend) -> tuple[GroupedBackend, GroupedBackend, Backend, GroupedBackend]:
         return a, b, c, d
 
-    def _conforms_static(a: Float32Backend, b: AbfpBackend) -> tuple[StaticGroupsBackend, StaticGroupsBackend]:
+    def _conforms_static(a: Float32Backend, b: AbfpBackend) -> tuple[SupportsStaticGroups, SupportsStaticGroups]:
         return a, b
