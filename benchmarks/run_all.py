@@ -34,6 +34,7 @@ def _plan(a):
         ("digital_matmul", ["bench_digital_matmul.py"] + (["--rounds", "3"] if q else [])),
         ("executor", ["bench_executor.py"] + (["--limit", "128", "--rounds", "3"] if q else ["--limit", "256"])
          + (["--zoo"] if a.zoo else [])),
+        ("grouped_conv", ["bench_grouped_conv.py"] + (["--samples", "8", "--rounds", "2"] if q else [])),
         ("formats", ["bench_formats.py"] + (["--repeat", "2"] if q else [])),
         ("timing", ["bench_timing.py"] + (["--samples", "64", "--repeat", "1"] if q else ["--samples", "256"])),
     ]
