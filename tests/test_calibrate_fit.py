@@ -138,3 +138,21 @@ def test_transfer_sweep_only(tmp_path):
     np.testing.assert_allclose(tf.gains, m.scale * (1 + t["gain_error"]), rtol=5e-3)
     np.testing.assert_allclose(tf.offsets_lsb, t["offset_lsb"], atol=0.3)
     assert all(v is None or v > 0 for v in res.stderr.values())
+
+
+def test_dead_or_inverted_channel_and_too_few_points_are_bad_input():
+    """Properties of the lab data, not failed runs: CalibrationError (exit 2), naming the channel."""
+    from amssim.calibrate.transfer import fit_transfer
+    from amssim.errors import CalibrationError, RunFailure
+
+    rng = np.random.default_rng(0)
+    x = np.tile(np.linspace(-50, 50, 41), 3)
+    ch = np.repeat(np.arange(3), 41)
+    gain = np.array([1.0, 1.1, -0.9])  # channel 2 is inverted
+    obs = np.rint(gain[ch] * x + rng.normal(0, 0.5, x.size))
+    cfg = CalibrateConfig()
+    with pytest.raises(CalibrationError, match=r"inverted or dead channel \(channel 2\)") as e:
+        fit_transfer(x, obs, ch, 3, 127, cfg)
+    assert not isinstance(e.value, RunFailure)
+    with pytest.raises(CalibrationError, match="usable points"):
+        fit_transfer(x[:3], obs[:3], np.array([0, 1, 2]), 3, 127, cfg)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, sparse
 
-from ..errors import FitError
+from ..errors import CalibrationError, FitError
 
 MAD_TO_SIGMA = 1.4826  # sigma of a normal = 1.4826 x median absolute deviation
 
@@ -131,7 +131,8 @@ def fit_transfer(x, obs, ch, n_channels: int, full_scale: int, cfg, *, code_scal
                                      shape=(m, 2 * C + len(q)))
 
         if m < len(p0):
-            raise FitError(f"{where}: {m} usable points for {len(p0)} parameters")
+            # the data cannot determine the model: bad input (exit 2), not a failed run
+            raise CalibrationError(f"{where}: {m} usable points for {len(p0)} parameters")
         try:
             res = optimize.least_squares(resid, p0, jac=jac, loss=loss, f_scale=f_scale,
                                          method="trf", tr_solver="lsmr", x_scale="jac",
@@ -160,7 +161,9 @@ def fit_transfer(x, obs, ch, n_channels: int, full_scale: int, cfg, *, code_scal
     offs = np.full(n_channels, np.nan)
     gains[present], offs[present] = a, o
     if np.any(a <= 0):
-        raise FitError(f"{where}: fitted channel gain <= 0 ({a.min():.3g}): inverted or dead channel")
+        # a property of the data (the code does not rise with the input): bad input (exit 2)
+        raise CalibrationError(f"{where}: fitted channel gain <= 0 ({a.min():.3g}): inverted or dead channel "
+                               f"(channel {int(np.flatnonzero(present)[int(np.argmin(a))])})")
     scale, src = (float(code_scale), "metadata") if code_scale else (float(np.median(a)),
                                                                       "median channel gain")
     sig = MAD_TO_SIGMA * float(np.median(np.abs(r - np.median(r))))
