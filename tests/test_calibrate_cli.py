@@ -133,12 +133,14 @@ def test_bad_transfer_exit_2(tmp_path, capsys):
     lambda e: -e,  # inverted channel: gain <= 0
     lambda e: np.where(e > 0, 127.0, -127.0),  # everything clipped at full scale
 ])
-def test_failed_fit_exit_1_no_device(tmp_path, capsys, observed):
+def test_data_that_cannot_be_fitted_exit_2_no_device(tmp_path, capsys, observed):
+    """An inverted channel or data clipped everywhere is caused by the input: exit 2 (a fit
+    that fails to converge on usable data is a run failure, exit 1), and no device written."""
     rng = np.random.default_rng(0)
     e = rng.uniform(-100, 100, 2000)
     p = _npz(tmp_path / "a.npz", expected=e, observed=np.rint(observed(e)))
     out = tmp_path / "dev.toml"
-    assert main(["calibrate", p, "--out", str(out), "--report", str(tmp_path / "r")]) == 1
+    assert main(["calibrate", p, "--out", str(out), "--report", str(tmp_path / "r")]) == 2
     assert "error" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
-from ..errors import FitError
+from ..errors import CalibrationError, FitError
 from .transfer import MAD_TO_SIGMA
 
 TINY = 1e-300
@@ -312,7 +312,7 @@ def _normalise(p):
 def fit_all(data: Data, cfg, *, hist=None) -> tuple[list[FamilyFit], FamilyFit]:
     """Fit every configured family; return (fits, chosen by cfg.criterion)."""
     if data.n < 10:
-        raise FitError(f"only {data.n} usable residuals: too few for a noise fit")
+        raise CalibrationError(f"only {data.n} usable residuals: too few for a noise fit")
     rng = np.random.default_rng(cfg.seed)
     fits = []
     for fam in cfg.families:
@@ -357,7 +357,7 @@ def fit_signal_variance(signal, resid, cfg) -> dict:
     r = np.asarray(resid, np.float64)
     qs = np.unique(np.quantile(s, np.linspace(0, 1, cfg.signal_bins + 1)))
     if len(qs) < 3:
-        raise FitError("signal-dependent variance: |signal| takes fewer than 3 distinct bins")
+        raise CalibrationError("signal-dependent variance: |signal| takes fewer than 3 distinct bins")
     j = np.clip(np.searchsorted(qs, s, side="right") - 1, 0, len(qs) - 2)
     xs, vs, ns = [], [], []
     for b in range(len(qs) - 1):
@@ -369,7 +369,7 @@ def fit_signal_variance(signal, resid, cfg) -> dict:
             ns.append(rb.size)
     xs, vs = np.array(xs), np.array(vs)
     if len(xs) < 3:
-        raise FitError("signal-dependent variance: fewer than 3 bins with >= 20 residuals")
+        raise CalibrationError("signal-dependent variance: fewer than 3 bins with >= 20 residuals")
     res = optimize.least_squares(lambda p: (p[0] + p[1] * xs - vs) / max(vs.mean(), TINY),
                                  [max(vs.min(), TINY), 0.0], bounds=([0, 0], [np.inf, np.inf]),
                                  loss="soft_l1")

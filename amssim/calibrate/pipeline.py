@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from ..errors import CalibrationError, FitError
+from ..errors import CalibrationError
 from .config import CalibrateConfig
 from .loaders import Metadata, TransferSweep, file_sha256, load_meta, load_transfer, open_paired
 from .noise_fit import Data, FamilyFit, fit_all, fit_signal_variance, uncertainty
@@ -157,7 +157,7 @@ def analyse(source, meta: Metadata, cfg: CalibrateConfig, *, base_bits: int,
     mu = tf.predict(x, ch)
     ok = usable_mask(obs, mu, fs, cfg)
     if ok.sum() < 10:
-        raise FitError(f"{source.path}: only {int(ok.sum())} unclipped residuals")
+        raise CalibrationError(f"{source.path}: only {int(ok.sum())} unclipped residuals")
     rng = np.random.default_rng(cfg.seed + 2)
     idx = np.flatnonzero(ok)
     if idx.size > cfg.mle_size:

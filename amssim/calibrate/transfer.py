@@ -101,7 +101,7 @@ def fit_transfer(x, obs, ch, n_channels: int, full_scale: int, cfg, *, code_scal
     keep = ~clipped
     present = np.bincount(ch[keep], minlength=n_channels) > 0
     if keep.sum() < 2:
-        raise FitError(f"{where}: fewer than 2 unclipped points, nothing to fit")
+        raise CalibrationError(f"{where}: fewer than 2 unclipped points, nothing to fit")
     idx = np.cumsum(present) - 1  # compact channel index
     deg = int(cfg.poly_degree)
     npoly = max(deg - 1, 0)
