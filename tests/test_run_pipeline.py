@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from amssim.config import load_device
 from amssim.run import resolve_device, simulate
 
@@ -26,3 +28,18 @@ def test_device_by_name_file_or_object_gives_the_same_result():
     # overrides apply on top of an object as on top of a name
     d2, _ = resolve_device(dev, {"numerics.gain": 4})
     assert d2.numerics.gain == 4 and dev.numerics.gain != 4
+
+
+@pytest.mark.parametrize("key, value", [("batch", 0), ("batch", 2**31), ("batch", 10**400),
+                                        ("eval_batch", -1), ("eval_batch", 10**30), ("limit", -1),
+                                        ("limit", 2**63), ("batch", True), ("limit", 1.5)])
+def test_run_options_out_of_range_are_config_errors(key, value):
+    """Found by the fuzz campaign: a 400-digit run.batch overflowed float() in the timing
+    checks (exit 1); every out-of-range run key is a ConfigError with a short message."""
+    from amssim.errors import ConfigError
+    from amssim.run import RunOptions
+
+    with pytest.raises(ConfigError, match=f"run.{key}") as e:
+        RunOptions(**{key: value})
+    assert len(str(e.value)) < 120
+    RunOptions(**{key: 2**31 - 1 if key != "limit" else 2**63 - 1})  # the largest accepted

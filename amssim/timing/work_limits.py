@@ -9,6 +9,8 @@ memory. There is no job-list-free closed form to fall back to yet (the analytic 
 
 from __future__ import annotations
 
+import math
+
 from ..errors import ResourceLimitError
 from ..limits import check_count, max_memory_bytes
 from .mapping import chunk_rows
@@ -40,7 +42,10 @@ def check_timing_work(gemms, device, batch: int) -> None:
     spans = {"arch.weight_settle_s x arch.clock_hz": settle * clock}
     for k, v in per_s.items():
         if v:
-            spans[f"moving {biggest} bytes at arch.{k}"] = biggest * clock / float(v)
+            try:
+                spans[f"moving {biggest} bytes at arch.{k}"] = biggest * clock / float(v)
+            except OverflowError:  # a byte count beyond float range: certainly too many cycles
+                spans[f"moving {biggest} bytes at arch.{k}"] = math.inf
     for what, cyc in spans.items():
         if not cyc < 2.0**62:  # also NaN/inf
             raise ResourceLimitError(f"device {getattr(device, 'name', '?')!r}: {what} takes {cyc:.3g} "
