@@ -50,8 +50,8 @@ OTHER = {
     "wide_f64": dict(input_bits=12, weight_bits=12, adc_bits=12),
     "ideal": dict(ideal=True),
 }
-#: (groups, rows, K per group, N per group)
-SHAPES = [(5, 37, 9, 1), (4, 11, 25, 1), (3, 20, 36, 4), (2, 9, 300, 3)]
+#: (groups, rows, K per group, N per group): depthwise, K > tile, N >= 8 (column-innermost dots)
+SHAPES = [(5, 37, 9, 1), (4, 11, 25, 1), (3, 20, 36, 4), (2, 9, 300, 3), (2, 15, 20, 9)]
 
 
 def _cfg(tile, **kw):
@@ -326,6 +326,7 @@ GEOMETRIES = {
     "depthwise_multiplier": (2, 4, 8, 4, 3, {"padding": [1, 0, 1, 0], "dilation": [2, 1]}),
     "grouped_cg3_og2": (2, 6, 4, 2, 3, {"padding": [1, 1, 1, 1]}),
     "grouped_wide_k": (2, 40, 8, 2, 3, {"padding": [1, 1, 1, 1]}),  # K per group 180 > tile
+    "grouped_og8": (2, 4, 16, 2, 3, {"padding": [1, 1, 1, 1]}),  # 8 columns per group
     "conv1d_grouped": (1, 6, 9, 3, 4, {"padding": [2, 1], "stride": [2], "dilation": [2]}),
     "transposed": (2, 4, 6, 2, 3, {"input_dilation": [2, 2], "padding": [2, 2, 1, 1]}),
 }

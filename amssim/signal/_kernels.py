@@ -443,6 +443,10 @@ def bf16_inplace_serial(a):
 
 
 
+#: columns per group from which the grouped kernel's dot products run column-innermost
+_GROUPS_WIDE_N = 8
+
+
 @njit
 def _groups_rows(r0, r1, x, wq, sw, num, off, keys, n, Lf, fmt, den, kappa, Ly, row0,
                  kind, scale, dof, cdf, edges, sig_b, adc_inl, out):
@@ -450,8 +454,8 @@ def _groups_rows(r0, r1, x, wq, sw, num, off, keys, n, Lf, fmt, den, kappa, Ly, 
 
     Per (row, group): the group's blocks are quantised by :func:`_quantize_job` (a single
     block over its real columns only: same scale and codes, the padding codes are 0),
-    dotted with the group's weight codes (exact integers, so the summation order is
-    irrelevant) and run through the epilogue with the group's keys, scales and channel
+    dotted with the group's weight codes (exact integers below 2**24, so the summation
+    order is irrelevant) and run through the epilogue with the group's keys, scales and channel
     constants, blocks in increasing t: :func:`_adc_partial` and :func:`_uniform_e` inline
     for uniform / no noise without signal noise or ADC INL (what :func:`_row_uniform` and
     :func:`_row_none` compute), :func:`_epilogue_row` otherwise. The float32 accumulator
@@ -489,13 +493,20 @@ def _groups_rows(r0, r1, x, wq, sw, num, off, keys, n, Lf, fmt, den, kappa, Ly, 
                 acc[i] = 0.0
             for t in range(T):
                 kw = min(n, Kg - t * n)
-                for i in range(og):
-                    S[i] = 0.0
-                for k in range(kw):
-                    c = xc[t, j, k]
-                    if c != 0.0:
-                        for i in range(og):
-                            S[i] += c * wg[t, k, i]
+                if og < _GROUPS_WIDE_N:  # few columns (depthwise): one running sum per column
+                    for i in range(og):
+                        si = S.dtype.type(0.0)
+                        for k in range(kw):
+                            si += xc[t, j, k] * wg[t, k, i]
+                        S[i] = si
+                else:  # many columns: the column loop innermost (vectorised)
+                    for i in range(og):
+                        S[i] = 0.0
+                    for k in range(kw):
+                        c = xc[t, j, k]
+                        if c != 0.0:
+                            for i in range(og):
+                                S[i] += c * wg[t, k, i]
                 sxr = sx[j, t]
                 if inline:
                     ck1 = np.uint32(np.uint32(t) ^ kg[1])
