@@ -118,7 +118,7 @@ class Executor:
                 g = groups_of(op.attrs) if op.kind != "linear" else 1
                 og = w.shape[0] // g
                 if g > 1:
-                    w3 = np.ascontiguousarray(w.reshape(g, og, -1), dtype=F32)
+                    w3 = np.ascontiguousarray(w.reshape(g, og, -1))
                     self.w3[op.name] = w3
                     self.w2d[op.name] = [w3[j] for j in range(g)]
                     continue
