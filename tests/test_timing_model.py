@@ -108,9 +108,9 @@ def test_simulate_timing_engines_agree():
                      n=int(rng.integers(1, 300)), count=int(rng.integers(1, 3)),
                      weights_static=bool(i % 3)) for i in range(8)]
     dev = apply_overrides(load_device("photonic-128-measured"), {"numerics.tile_width": "32"})
-    a = simulate_timing(ops, dev, batch=3)
+    a = simulate_timing(ops, dev, batch=3, engine="simpy")
     b = simulate_timing(ops, dev, batch=3, engine="closed_form")
-    assert a == b
+    assert a == b == simulate_timing(ops, dev, batch=3)  # "auto", the default
     assert a.cycles == sum(L.cycles for L in a.layers)
     assert a.macs == sum(o.m * o.k * o.n * o.count for o in ops) * 3
 
@@ -195,3 +195,22 @@ def test_bad_shapes_and_engine():
         simulate_timing([GemmShape(name="x", layer=0, m=1, k=0, n=1)], dev)
     with pytest.raises(ConfigError, match="engine"):
         simulate_timing([], dev, engine="cycle")
+
+
+def test_auto_engine_switches_to_the_identical_closed_form_for_large_plans(monkeypatch):
+    """Above SIMPY_MAX_JOBS tile jobs "auto" uses the closed form (found by the fuzz campaign:
+    a 6.4e9-row GEMM took minutes in the event model); the result is the same."""
+    import amssim.timing.simulate as S
+
+    dev = apply_overrides(load_device("abfp-paper"), {"numerics.tile_width": "8"})
+    ops = [GemmShape(name="big", layer=0, m=300, k=64, n=40, count=1, weights_static=True)]
+    want = simulate_timing(ops, dev, batch=2, engine="simpy")
+    jobs = S.time_instance(600, 64, 40, dev, engine="simpy").jobs
+    used = []
+    real = S.plan_times
+    monkeypatch.setattr(S, "plan_times", lambda plan: used.append(len(plan.jobs)) or real(plan))
+    monkeypatch.setattr(S, "SIMPY_MAX_JOBS", jobs - 1)
+    assert simulate_timing(ops, dev, batch=2) == want and used == [jobs]
+    monkeypatch.setattr(S, "SIMPY_MAX_JOBS", jobs)
+    used.clear()
+    assert simulate_timing(ops, dev, batch=2) == want and used == []

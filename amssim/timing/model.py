@@ -63,8 +63,13 @@ def simulate_plan(plan: GemmPlan, *, on_retire=None, log_events: bool = False) -
     tiles = plan.tiles
     L = plan.latencies
     stages = plan.stages
-    jobs_by_tile = [[j for j in plan.jobs if j.tile == i] for i in range(tiles)]
-    chunk_jobs = {c.index: [j for j in plan.jobs if j.chunk == c.index] for c in plan.chunks}
+    # one pass each (job order kept within a tile and a chunk); a per-chunk scan of every
+    # job was quadratic and hung on GEMMs of millions of row chunks
+    jobs_by_tile: list[list] = [[] for _ in range(tiles)]
+    chunk_jobs: dict[int, list] = {c.index: [] for c in plan.chunks}
+    for j in plan.jobs:
+        jobs_by_tile[j.tile].append(j)
+        chunk_jobs[j.chunk].append(j)
     blocks = {c: [j for j in js if j.last_t] for c, js in chunk_jobs.items()}
     input_done = {c.index: env.event() for c in plan.chunks}
     chunk_done = {c.index: env.event() for c in plan.chunks}

