@@ -455,12 +455,14 @@ def _groups_rows(r0, r1, x, wq, sw, num, off, keys, n, Lf, fmt, den, kappa, Ly, 
     Per (row, group): the group's blocks are quantised by :func:`_quantize_job` (a single
     block over its real columns only: same scale and codes, the padding codes are 0),
     dotted with the group's weight codes (exact integers below 2**24, so the summation
-    order is irrelevant) and run through the epilogue with the group's keys, scales and channel
-    constants, blocks in increasing t: :func:`_adc_partial` and :func:`_uniform_e` inline
-    for uniform / no noise without signal noise or ADC INL (what :func:`_row_uniform` and
-    :func:`_row_none` compute), :func:`_epilogue_row` otherwise. The float32 accumulator
-    is then rounded to bfloat16 as :func:`bf16_inplace` does. Groups are the outer loop
-    so per-group views are made once per row range (a view costs reference counting).
+    order is irrelevant) and run through the epilogue with the group's keys, scales and
+    channel constants, blocks in increasing t. Without signal noise or ADC INL the steps
+    of :func:`_epilogue_row` run inline (its call costs more than one depthwise column's
+    work): :func:`_uniform_e` / no noise / :func:`fill_noise_cols`, then
+    :func:`_adc_partial` per column; student_t, signal noise and ADC INL call
+    :func:`_epilogue_row`. The float32 accumulator is then rounded to bfloat16 as
+    :func:`bf16_inplace` does. Groups are the outer loop so per-group views are made
+    once per row range (a view costs reference counting).
     """
     G, T, nn, og = wq.shape
     Kg = x.shape[2]
@@ -513,6 +515,11 @@ def _groups_rows(r0, r1, x, wq, sw, num, off, keys, n, Lf, fmt, den, kappa, Ly, 
                     for i in range(og):
                         e = _uniform_e(hb1[i], ck1, scale) if kind == K_UNIFORM else 0.0
                         acc[i] += _adc_partial(S[i], numg[i], offg[i], e, swg[t, i], den, kappa, Lyf, sxr)
+                elif simple and kind != K_STUDENT_T:  # _epilogue_row's steps for these kinds
+                    fill_noise_cols(kind, scale, cdf, edges, hb1, hb2, np.uint32(np.uint32(t) ^ kg[1]),
+                                    np.uint32(np.uint32(t) ^ kg[3]), E)
+                    for i in range(og):
+                        acc[i] += _adc_partial(S[i], numg[i], offg[i], E[i], swg[t, i], den, kappa, Lyf, sxr)
                 else:
                     _epilogue_row(S, numg, offg, E, hb1, hb2, swg[t], acc, den, kappa, Lyf, Ly, sxr, simple,
                                   kind, scale, dof, cdf, edges, kg, a, 0, t, sig_b, row_hash(kg[4], a),
