@@ -149,20 +149,10 @@ class AbfpBackend:
             from ..signal import abfp_matmul
 
             return abfp_matmul(x, w, cfg, self.seed, layer=layer, row_offset=row_offset)
-        from ..signal import finalize, prepare_weights
+        from ..signal import finalize
 
-        hit = self._prepared.get((op_name, layer))
-        skey = (op_name, int(layer), cfg, self.seed, tuple(w.shape))
-        if hit is not None and hit[0] is w and hit[1] is cfg:
-            prep = hit[2]
-        elif self._shared is not None and skey in self._shared:
-            prep = self._shared[skey]
-            self._prepared[(op_name, layer)] = (w, cfg, prep)
-        else:  # same work abfp_matmul does; remembered in case the same weights come back
-            prep = prepare_weights(w, cfg, self.seed, layer)
-            self._prepared[(op_name, layer)] = (w, cfg, prep)
-            if self._shared is not None:
-                self._shared[skey] = prep
+        # same work abfp_matmul does; remembered in case the same weights come back
+        prep = self._prepared_for(w, cfg, op_name, layer)
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != prep.k:
             raise ValueError(f"x must be (M, {prep.k}), got shape {x.shape}")
