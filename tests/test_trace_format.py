@@ -74,6 +74,8 @@ def test_writer_rejects_nan_and_bad_keys(tmp_path, rng):
     (lambda m: m.pop("ops"), "ops"),
     (lambda m: m.update(bogus=1), "bogus"),
     (lambda m: m["ops"][1].update(kind="frobnicate"), "ops[1] (act).kind"),
+    (lambda m: m["ops"][0].update(kind=["linear"]), "ops[0] (fc1).kind"),  # unhashable (fuzz campaign)
+    (lambda m: m["ops"][0].update(kind={"a": 1}), "ops[0] (fc1).kind"),
     (lambda m: m["ops"][0]["params"].update(weight="tensors/missing.npy"), "ops[0] (fc1).params.weight"),
     (lambda m: m["ops"][0].update(inputs=["a"]), "ops[0] (fc1).inputs"),  # not topological
     (lambda m: m["ops"][1].update(attrs={"alpha": 1}), "ops[1] (act).attrs.alpha"),

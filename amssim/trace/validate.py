@@ -146,7 +146,7 @@ def _infer(m, where, batch):
             _fail(where, f"{f}.name", f"must be a unique non-empty string, got {name!r}")
         names.add(name)
         f = f"ops[{i}] ({name})"
-        spec = SPECS.get(o["kind"])
+        spec = SPECS.get(o["kind"]) if isinstance(o["kind"], str) else None
         if spec is None:
             _fail(where, f"{f}.kind", f"unknown op kind {o['kind']!r} (known: {sorted(SPECS)})")
         ins, outs = o["inputs"], o["outputs"]
