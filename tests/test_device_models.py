@@ -235,3 +235,11 @@ def test_cli_devices(capsys, tmp_path):
     assert cli_main(["devices", str(p)]) == 2
     assert "clock_hz" in capsys.readouterr().err
     assert os.path.isdir(BUILTIN_DIR)
+
+
+@pytest.mark.parametrize("name", ["a" * 5000, "x\x00y", "a" * 300 + ".toml", "x\x00y.toml", "/nonexist/" + "b" * 300])
+def test_unusable_device_names_are_device_errors(name):
+    """Found by the fuzz campaign: a 5000-character --device name was an OSError (exit 1)."""
+    with pytest.raises(DeviceError) as e:
+        load_device(name)
+    assert len(str(e.value)) < 400

@@ -99,8 +99,13 @@ def load_device_file(path: str | os.PathLike) -> Device:
     from ..io_safety import read_toml
 
     p = Path(path)
-    if not p.exists():
-        raise DeviceError(f"{p}: no such device model file")
+    try:
+        exists = p.exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        exists = False
+    if not exists:
+        s = str(p)
+        raise DeviceError(f"{s if len(s) <= 80 else s[:60] + '...' + s[-12:]}: no such device model file")
     data = read_toml(p, "device model file", error=DeviceError)
     return device_from_dict(data, name=p.stem, path=str(p))
 
@@ -117,11 +122,16 @@ def _device_files() -> dict[str, Path]:
 def load_device(name_or_path: str | os.PathLike) -> Device:
     """A device by registry name or by path to a ``.toml`` file."""
     s = str(name_or_path)
-    if s.endswith(".toml") or os.sep in s or Path(s).is_file():
+    try:
+        is_file = Path(s).is_file()
+    except (OSError, ValueError):  # a name too long for a path, or holding a NUL byte
+        is_file = False
+    if s.endswith(".toml") or os.sep in s or is_file:
         return load_device_file(s)
     files = _device_files()
     if s not in files:
-        raise DeviceError(f"--device {s!r}: unknown device (known: {', '.join(sorted(files)) or 'none'};"
+        shown = s if len(s) <= 80 else s[:60] + "..." + s[-8:]
+        raise DeviceError(f"--device {shown!r}: unknown device (known: {', '.join(sorted(files)) or 'none'};"
                           f" or give a path to a .toml file)")
     return load_device_file(files[s])
 
