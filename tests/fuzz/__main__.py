@@ -28,20 +28,25 @@ def main(argv=None) -> int:
     t0 = time.time()
     bad = []
 
+    jsonl = open(a.json, "w", encoding="utf-8") if a.json else None  # noqa: SIM115 - closed below
+
     def log(i, o):
+        if jsonl is not None:  # written as the cases finish: an interrupted campaign keeps its counts
+            jsonl.write(json.dumps({"kind": o.kind, "seed": o.seed, "argv": o.argv, "result": o.result,
+                                    "detail": o.detail}) + "\n")
+            jsonl.flush()
         if o.result in BAD or o.result == "harness":
             bad.append(o)
             print(f"[{i}] {o.kind} seed {o.seed}: {o.result}: {o.argv!r}\n    {o.detail[-400:]}", flush=True)
         elif i % 100 == 0:
             print(f"[{i}/{a.cases}] {time.time() - t0:.0f} s", flush=True)
 
-    outs = campaign(a.cases, seed=a.seed, jobs=a.jobs, timeout_s=a.timeout, as_limit=as_limit, kinds=kinds,
-                    log=log)
-    if a.json:
-        with open(a.json, "w") as fh:
-            for o in outs:
-                fh.write(json.dumps({"kind": o.kind, "seed": o.seed, "argv": o.argv, "result": o.result,
-                                     "detail": o.detail}) + "\n")
+    try:
+        outs = campaign(a.cases, seed=a.seed, jobs=a.jobs, timeout_s=a.timeout, as_limit=as_limit, kinds=kinds,
+                        log=log)
+    finally:
+        if jsonl is not None:
+            jsonl.close()
     print(summarise(outs))
     print(f"{len(outs)} cases in {time.time() - t0:.0f} s; {len(bad)} violations "
           f"(address-space limit {a.as_limit}, timeout {a.timeout:g} s)")
