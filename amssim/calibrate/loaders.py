@@ -77,10 +77,13 @@ def load_meta(path: str | None) -> Metadata:
             return
         v = data[key]
         ok = isinstance(v, int) if kind is int else isinstance(v, (int, float))
-        if isinstance(v, bool) or not ok or not math.isfinite(v) or (lo is not None and v < lo) \
+        # ints are exact (no isfinite: float() of a 400-digit int overflows); floats must be finite
+        finite = ok and (abs(v) < 2**63 if isinstance(v, int) else math.isfinite(v))
+        if isinstance(v, bool) or not ok or not finite or (lo is not None and v < lo) \
                 or (hi is not None and v > hi):
             rng = f" in {lo}..{hi}" if hi is not None else (f" >= {lo}" if lo is not None else "")
-            raise CalibrationError(f"{path}: {key} = {v!r}: expected {kind.__name__}{rng}")
+            shown = repr(v) if not (isinstance(v, int) and abs(v) >= 2**63) else f"<integer of {v.bit_length()} bits>"
+            raise CalibrationError(f"{path}: {key} = {shown[:80]}: expected {kind.__name__}{rng}")
         kw[key] = kind(v)
 
     num("adc_bits", int, BITS_MIN, BITS_MAX)  # the device schema's bounds

@@ -70,9 +70,13 @@ def plotly_js() -> tuple[str, str]:
 
 def _f(v):
     """JSON-safe float (None for missing/non-finite)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # an integer beyond float range
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _kind(s: Mapping) -> str:

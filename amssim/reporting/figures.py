@@ -99,7 +99,10 @@ def _save(fig, out: str) -> None:
 def _num(v) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return math.nan
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # an integer beyond float range (a hostile store line)
+        return math.inf if v > 0 else -math.inf
 
 
 def _finite(v: float) -> bool:

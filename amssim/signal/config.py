@@ -249,7 +249,10 @@ def _float_field(cfg, name, *, positive):
     v = getattr(cfg, name)
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise ConfigError(f"AbfpConfig.{name} must be a number, got {v!r}")
-    v = float(v)
+    try:
+        v = float(v)
+    except OverflowError:  # an integer beyond float range
+        v = math.inf
     if not math.isfinite(v) or v < 0 or (positive and v <= 0):
         need = "> 0" if positive else ">= 0"
         raise ConfigError(f"AbfpConfig.{name} must be finite and {need}, got {getattr(cfg, name)!r}")
@@ -262,7 +265,8 @@ def _tuple_field(cfg, name):
         raise ConfigError(f"AbfpConfig.{name} must be a sequence of numbers, got {v!r}")
     out = []
     for x in v:
-        if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(float(x)):
+        if isinstance(x, bool) or not isinstance(x, numbers.Real) or (isinstance(x, int) and abs(x) >= 2**63) \
+                or not math.isfinite(float(x)):
             raise ConfigError(f"AbfpConfig.{name}: entries must be finite numbers, got {v!r}")
         out.append(float(x))
     object.__setattr__(cfg, name, tuple(out))

@@ -52,7 +52,8 @@ def check_manifest(m, where):
     if m["kind"] == "graph" and metric is None and (m.get("data") or {}).get("labels"):
         _fail(where, "metric", "a graph trace with labels must name its metric")
     fp = m.get("fp32_metric")
-    if fp is not None and (not isinstance(fp, (int, float)) or isinstance(fp, bool) or not math.isfinite(fp)):
+    if fp is not None and (not isinstance(fp, (int, float)) or isinstance(fp, bool)
+                           or (isinstance(fp, int) and abs(fp) >= 2**63) or not math.isfinite(fp)):
         _fail(where, "fp32_metric", f"must be a finite number or null, got {fp!r}")
     if not isinstance(m["inputs"], list) or not m["inputs"]:
         _fail(where, "inputs", "must be a non-empty list")
