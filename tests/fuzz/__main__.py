@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
 from .cases import KINDS
-from .runner import BAD, campaign, summarise
+from .runner import BAD, Outcome, campaign, summarise
 
 
 def main(argv=None) -> int:
@@ -20,6 +21,8 @@ def main(argv=None) -> int:
     p.add_argument("--as-limit", default="1G", help="address-space limit per case (e.g. 1G)")
     p.add_argument("--kinds", default=None, help=f"comma-separated subset of: {', '.join(KINDS)}")
     p.add_argument("--json", metavar="FILE", help="also write every outcome as JSON lines")
+    p.add_argument("--resume", action="store_true",
+                   help="with --json: skip the cases FILE already holds and append (the summary counts them all)")
     a = p.parse_args(argv)
     mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     lim = a.as_limit.strip().upper()
@@ -28,7 +31,12 @@ def main(argv=None) -> int:
     t0 = time.time()
     bad = []
 
-    jsonl = open(a.json, "w", encoding="utf-8") if a.json else None  # noqa: SIM115 - closed below
+    earlier = []
+    if a.resume and a.json and os.path.exists(a.json):
+        with open(a.json, encoding="utf-8") as fh:
+            earlier = [Outcome(**{k: (tuple(v) if k == "argv" else v) for k, v in json.loads(line).items()})
+                       for line in fh if line.strip()]
+    jsonl = open(a.json, "a" if a.resume else "w", encoding="utf-8") if a.json else None  # noqa: SIM115
 
     def log(i, o):
         if jsonl is not None:  # written as the cases finish: an interrupted campaign keeps its counts
@@ -42,8 +50,8 @@ def main(argv=None) -> int:
             print(f"[{i}/{a.cases}] {time.time() - t0:.0f} s", flush=True)
 
     try:
-        outs = campaign(a.cases, seed=a.seed, jobs=a.jobs, timeout_s=a.timeout, as_limit=as_limit, kinds=kinds,
-                        log=log)
+        outs = earlier + campaign(a.cases, seed=a.seed, jobs=a.jobs, timeout_s=a.timeout, as_limit=as_limit,
+                                  kinds=kinds, log=log, skip=frozenset((o.kind, o.seed) for o in earlier))
     finally:
         if jsonl is not None:
             jsonl.close()

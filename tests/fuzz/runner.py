@@ -134,12 +134,14 @@ def run_case(kind: str, seed: int, template: str, *, timeout_s: float = 60, as_l
 
 
 def campaign(n_cases: int, *, seed: int = 0, jobs: int = 2, timeout_s: float = 60, as_limit: int = 1 << 30,
-             kinds=None, log=None) -> list[Outcome]:
+             kinds=None, log=None, skip=frozenset()) -> list[Outcome]:
+    """Run the campaign's cases (minus the (kind, seed) pairs in ``skip``: a resumed campaign)."""
     kinds = list(kinds or KINDS)
     template = tempfile.mkdtemp(prefix="fuzz-corpus-")
     try:
         corpus.build(template)
         work = [(kinds[i % len(kinds)], seed * 1_000_003 + i) for i in range(n_cases)]
+        work = [w for w in work if w not in skip]
         out: list[Outcome] = []
         with cf.ThreadPoolExecutor(max_workers=jobs) as ex:
             futs = [ex.submit(run_case, k, s, template, timeout_s=timeout_s, as_limit=as_limit) for k, s in work]
