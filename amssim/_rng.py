@@ -23,6 +23,7 @@ from enum import IntEnum
 import numpy as np
 
 from ._jit import njit
+from .errors import ConfigError
 
 _M32 = 0xFFFFFFFF
 _C1 = 0x7FEB352D
@@ -53,10 +54,12 @@ def _splitmix64(x: int) -> int:
 
 
 def stream_key(seed: int, stream: int, layer: int = 0) -> tuple[np.uint32, np.uint32]:
-    """Two 32-bit keys for ``(seed, stream, layer)``; ``seed`` and ``layer`` are >= 0."""
+    """Two 32-bit keys for ``(seed, stream, layer)``; ``seed`` in 0 .. 2^64 - 1 (a larger
+    seed would silently collide with its value modulo 2^64), ``layer`` >= 0."""
     seed = int(seed)
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+    if not 0 <= seed <= 0xFFFFFFFFFFFFFFFF:
+        shown = seed if seed.bit_length() <= 200 else f"<integer of {seed.bit_length()} bits>"
+        raise ConfigError(f"seed must be an integer in 0..2^64-1, got {shown}")
     h = _splitmix64(seed & 0xFFFFFFFFFFFFFFFF)
     h = _splitmix64(h ^ (int(stream) & 0xFFFFFFFF))
     h = _splitmix64(h ^ ((int(layer) & 0xFFFFFFFFFFFF) << 16))

@@ -99,6 +99,8 @@ def set_max_memory(text: str | None) -> int:
 def fmt_bytes(n: float) -> str:
     if not n == n or n in (float("inf"), float("-inf")):
         return f"{n} bytes"
+    if isinstance(n, int) and n >= 1024**4 * 10**300:  # beyond float range once divided
+        return f"about 2^{n.bit_length() - 1} bytes"
     for unit, f in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if n >= f:
             return f"{n / f:.3g} {unit}"
@@ -117,4 +119,5 @@ def check_bytes(nbytes: float, what: str, *, budget: int | None = None) -> None:
 def check_count(n: float, limit: int, what: str, *, hint: str = "") -> None:
     """Raise ResourceLimitError if a declared count exceeds a work limit."""
     if not n <= limit:
-        raise ResourceLimitError(f"{what} is {n:,}, over the limit of {limit:,}{hint}")
+        shown = f"{n:,}" if not (isinstance(n, int) and n.bit_length() > 200) else f"about 2^{n.bit_length() - 1}"
+        raise ResourceLimitError(f"{what} is {shown}, over the limit of {limit:,}{hint}")

@@ -41,6 +41,11 @@ def test_uniformity_chi2():
     assert 0.0 < u.min() and u.max() < 1.0
 
 
-def test_negative_seed_rejected():
-    with pytest.raises(ValueError, match="seed"):
-        stream_key(-1, Stream.OUTPUT_NOISE)
+def test_seed_out_of_range_rejected():
+    from amssim.errors import ConfigError
+
+    for bad in (-1, 2**64, 10**400):  # 2^64 would collide with seed 0 (keys use seed mod 2^64)
+        with pytest.raises(ConfigError, match="seed") as e:
+            stream_key(bad, Stream.OUTPUT_NOISE)
+        assert len(str(e.value)) < 100
+    stream_key(2**64 - 1, Stream.OUTPUT_NOISE)

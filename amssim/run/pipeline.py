@@ -49,8 +49,9 @@ def simulate(trace, device="abfp-paper", *, mode: str = "accuracy", seed: int = 
     t0 = time.perf_counter()
     if mode not in MODES:
         raise ConfigError(f"--mode {mode!r}: must be one of {', '.join(MODES)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"--seed {seed!r}: must be an integer >= 0")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        shown = repr(seed) if not (isinstance(seed, int) and seed.bit_length() > 200) else "<huge integer>"
+        raise ConfigError(f"--seed {shown}: must be an integer in 0..2^64-1")
     overrides = {str(k): v for k, v in (overrides or {}).items()}
     dev, opts = resolve_device(device, overrides)
     tr = load_workload(trace)
