@@ -54,3 +54,14 @@ def test_store_values_in_reports():
 
     assert _f(HUGE) is None and _f(-HUGE) is None and _f(2.5) == 2.5
     assert _num(HUGE) == math.inf and _num(-HUGE) == -math.inf and _num(3) == 3.0
+
+
+def test_budget_messages():
+    from amssim.errors import ResourceLimitError
+    from amssim.limits import check_bytes, check_count, fmt_bytes
+
+    assert fmt_bytes(HUGE) == f"about 2^{HUGE.bit_length() - 1} bytes" and fmt_bytes(5 * 1024**3) == "5 GiB"
+    for fn in (lambda: check_bytes(HUGE, "x"), lambda: check_count(HUGE, 5, "x")):
+        with pytest.raises(ResourceLimitError) as e:
+            fn()
+        assert len(str(e.value)) < 200
