@@ -31,6 +31,11 @@ __all__ = [
     "MAX_MEMORY_ENV",
     "MAX_SWEEP_RUNS",
     "MAX_BOOTSTRAP_REPS",
+    "MAX_FINETUNE_EPOCHS",
+    "MAX_DNF_BINS",
+    "MAX_THREADS",
+    "MAX_SEED",
+    "MAX_COUNT",
     "max_memory_bytes",
     "parse_size",
     "set_max_memory",
@@ -47,6 +52,16 @@ MAX_MEMORY_ENV = "AMSSIM_MAX_MEMORY"
 MAX_SWEEP_RUNS = 100_000
 #: bootstrap refits in calibration (each one is a full fit)
 MAX_BOOTSTRAP_REPS = 10_000
+#: finetuning epochs (each one is a full pass over the training set)
+MAX_FINETUNE_EPOCHS = 100_000
+#: DNF histogram bins per layer (paper: 100)
+MAX_DNF_BINS = 1_000_000
+#: torch CPU threads one command may ask for
+MAX_THREADS = 4096
+#: seeds are 64-bit: 0 .. 2^64 - 1
+MAX_SEED = 2**64 - 1
+#: sizes and counts handed to numpy / torch (int64)
+MAX_COUNT = 2**63 - 1
 
 _SUFFIX = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 

@@ -178,11 +178,25 @@ def test_bad_input_before_training(mlp, tmp_path, capsys):
         finetune(tr, "sgd", train_data=train, out=out)
     with pytest.raises(ConfigError):
         finetune(tr, "dnf", train_data=train, out=out, dnf_layers="top0")
+    for opt, v in [("epochs", 10**6), ("epochs", 0), ("seed", 2**64), ("seed", -1), ("dnf_bins", 10**9),
+                   ("threads", 10**6), ("batch_size", 2**63)]:
+        with pytest.raises(ConfigError, match=opt):  # bounded before any work, never an overflow
+            finetune(tr, "dnf", train_data=train, out=out, **{opt: v})
     fake = types.SimpleNamespace(name="f", has_values=True, ops=[types.SimpleNamespace(name="z", kind="fft", attrs={})])
     with pytest.raises(TraceError, match="cannot run"):
         check_supported(fake)
     assert not os.path.exists(out)
     assert main(["finetune", tr.path, "--method", "dnf", "--set", "numerics.ideal=true", "--out", out]) == 2
+    assert main(["finetune", tr.path, "--method", "dnf", "--train-data", train, "--epochs", "9" * 30,
+                 "--out", out]) == 2
+    assert "epochs must be an integer in 1..100,000" in capsys.readouterr().err
+
+
+def test_largest_seed_trains(mlp, tmp_path):
+    """seed 2^64 - 1 is legal: the torch generators' seeds wrap modulo 2^64, never overflow."""
+    tr, train = mlp
+    res = finetune(tr, "qat", train_data=train, out=str(tmp_path / "s"), seed=2**64 - 1, epochs=1)
+    assert len(res.losses) == 1 and np.isfinite(res.losses[0])
 
 
 def test_onnx_model_input(tmp_path, rng):

@@ -53,3 +53,25 @@ def test_shape_inconsistent_model_is_a_trace_error(tmp_path, name):
         from_onnx(str(p), {"x": x}, np.zeros(2, np.int64), str(tmp_path / "t"))
     assert "m.onnx" in str(e.value) and node in str(e.value), str(e.value)
     assert not (tmp_path / "t").exists()  # nothing half-written
+
+
+@pytest.mark.parametrize("where", ["initializer", "constant"])
+def test_tensor_whose_data_disagrees_with_its_dims_is_a_trace_error(tmp_path, where):
+    # raw data of 3 floats declared as shape (2,): onnx's to_array raises a bare ValueError
+    bad = numpy_helper.from_array(np.ones(3, F), "b")
+    del bad.dims[:]
+    bad.dims.append(2)
+    w = numpy_helper.from_array(np.ones((2, 4), F), "w")
+    if where == "initializer":
+        nodes, inits = [N("Gemm", ["x", "w", "b"], ["y"], transB=1)], [w, bad]
+    else:
+        nodes = [N("Constant", [], ["b"], value=bad), N("Gemm", ["x", "w", "b"], ["y"], transB=1)]
+        inits = [w]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], inits)
+    p = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(p))
+    with pytest.raises(TraceError, match="m.onnx") as e:
+        from_onnx(str(p), {"x": np.ones((2, 4), F)}, np.zeros(2, np.int64), str(tmp_path / "t"))
+    assert "'b'" in str(e.value) and "malformed" in str(e.value), str(e.value)
+    assert not (tmp_path / "t").exists()

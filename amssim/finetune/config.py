@@ -6,13 +6,17 @@ import numbers
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError
+from ..limits import MAX_COUNT, MAX_DNF_BINS, MAX_FINETUNE_EPOCHS, MAX_SEED, MAX_THREADS
 
 METHODS = ("dnf", "qat")
 
 
-def _int(name, v, lo):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) < lo:
-        raise ConfigError(f"{name} must be an integer >= {lo}, got {v!r}")
+def _int(name, v, lo, hi=None):
+    bad = isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) < lo
+    if bad or (hi is not None and int(v) > hi):
+        shown = f"<integer of {int(v).bit_length()} bits>" if not bad and int(v).bit_length() > 200 else repr(v)
+        rng = f">= {lo}" if hi is None else f"in {lo}..{hi:,}"
+        raise ConfigError(f"{name} must be an integer {rng}, got {shown}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,13 +53,13 @@ class FinetuneConfig:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ConfigError(f"method {self.method!r}: expected one of {', '.join(METHODS)}")
-        _int("epochs", self.epochs, 1)
-        _int("batch_size", self.batch_size, 1)
-        _int("seed", self.seed, 0)
-        _int("dnf_bins", self.dnf_bins, 1)
-        _int("dnf_refresh_epochs", self.dnf_refresh_epochs, 0)
-        _int("calib_samples", self.calib_samples, 0)
-        _int("threads", self.threads, 0)
+        _int("epochs", self.epochs, 1, MAX_FINETUNE_EPOCHS)
+        _int("batch_size", self.batch_size, 1, MAX_COUNT)
+        _int("seed", self.seed, 0, MAX_SEED)
+        _int("dnf_bins", self.dnf_bins, 1, MAX_DNF_BINS)
+        _int("dnf_refresh_epochs", self.dnf_refresh_epochs, 0, MAX_FINETUNE_EPOCHS)
+        _int("calib_samples", self.calib_samples, 0, MAX_COUNT)
+        _int("threads", self.threads, 0, MAX_THREADS)
         for name in ("lr", "weight_decay", "dnf_bin_offset"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0 or v == float("inf"):

@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 
 from ..errors import ConfigError
+from ..limits import MAX_SEED
 from ._torch import require_torch
 from .config import FinetuneConfig, FinetuneResult, LayerNoise
 
@@ -102,7 +103,7 @@ def finetune(trace, method: str = "dnf", device="abfp-paper", *, overrides=None,
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
 
-    gens = [torch.Generator().manual_seed(cfg.seed * 3 + s) for s in (_SHUFFLE_STREAM, _NOISE_STREAM,
+    gens = [torch.Generator().manual_seed((cfg.seed * 3 + s) % (MAX_SEED + 1)) for s in (_SHUFFLE_STREAM, _NOISE_STREAM,
                                                                        _CALIB_STREAM)]
     model = TorchTrace(tr)
     tin = {k: torch.from_numpy(v) for k, v in inputs.items()}

@@ -223,7 +223,10 @@ class _Onnx:
         op = node.op_type
         if op == "Constant":
             if "value" in at:
-                return _C(nh.to_array(at["value"]))
+                try:
+                    return _C(nh.to_array(at["value"]))
+                except (ValueError, TypeError, KeyError, OSError) as exc:
+                    self.fail(node, f"its value tensor is malformed ({type(exc).__name__}: {exc})")
             for k in ("value_float", "value_int", "value_floats", "value_ints"):
                 if k in at:
                     return _C(np.array(at[k], np.float32 if "float" in k else np.int64))
@@ -337,6 +340,16 @@ def _onnx_dtype(to):
     return onnx.helper.tensor_dtype_to_np_dtype(to)
 
 
+def _initializer(nh, t, path):
+    """One initializer as numpy; a malformed tensor (data size vs dims, dtype, missing external
+    data) is bad input naming the initializer."""
+    try:
+        return nh.to_array(t)
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        raise TraceError(f"from_onnx: {path}: initializer {t.name!r} is malformed "
+                         f"({type(exc).__name__}: {exc})") from exc
+
+
 def from_onnx(path, eval_inputs, labels, out_dir, *, name: str | None = None, fold_batchnorm: bool = True,
               task: str = "classification", metric: str | None = "top1", reference: bool = False,
               overwrite: bool = False, batch_size: int = 256, source: dict | None = None):
@@ -362,7 +375,7 @@ def from_onnx(path, eval_inputs, labels, out_dir, *, name: str | None = None, fo
             raise TraceError(f"from_onnx: {path}: cannot inline the model's local functions ({exc})") from None
     # weights to numpy, then drop the protobuf copy: re-parse the graph without them so the
     # parser's buffers are released (peak memory ~2x the weights instead of 3x)
-    weights = {t.name: _C(nh.to_array(t)) for t in model.graph.initializer}
+    weights = {t.name: _C(_initializer(nh, t, path)) for t in model.graph.initializer}
     model.graph.ClearField("initializer")
     model = onnx.ModelProto.FromString(model.SerializeToString())
     g = model.graph
