@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 
 from .. import __version__
 from ..errors import AmssimError
@@ -98,11 +99,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     debug = _debug_requested(args)
     cmd = args.command
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"amssim {cmd}: warning: {_one_line(message)}", file=sys.stderr, flush=True)
+
     try:
         from ..limits import set_max_memory
 
         set_max_memory(getattr(args, "max_memory", None))
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():  # notices as one line each, not file:line + source
+            warnings.showwarning = show_warning
+            return int(args._run(args) or 0)
     except AmssimError as exc:
         if debug:
             traceback.print_exc()

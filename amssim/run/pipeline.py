@@ -58,7 +58,7 @@ def simulate(trace, device="abfp-paper", *, mode: str = "accuracy", seed: int = 
     gemms = tr.gemm_ops()
     from ..timing.work_limits import check_timing_work
 
-    check_timing_work(gemms, dev, opts.batch)  # before any planning or allocation
+    check_timing_work(gemms, dev, opts.batch, job_by_job=mode == "full")  # before any planning or allocation
     setups = {}
     if layer_overrides:
         if mode == "full":

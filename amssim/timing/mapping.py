@@ -129,8 +129,10 @@ def chunk_rows(m: int, k: int, n: int, device: Device) -> tuple[bool, int]:
     return True, max(1, min(m, a.sram_bytes // (2 * per_row)))
 
 
-def plan_gemm(m: int, k: int, n: int, device: Device, *, weights_static: bool = True) -> GemmPlan:
-    """Chunks and tile jobs of one (M, K) x (N, K)^T product on ``device``."""
+def plan_gemm(m: int, k: int, n: int, device: Device, *, weights_static: bool = True,
+              chunking: tuple[bool, int] | None = None) -> GemmPlan:
+    """Chunks and tile jobs of one (M, K) x (N, K)^T product on ``device`` (``chunking``:
+    (spilled, rows per chunk) instead of :func:`chunk_rows`, for a part of a larger GEMM)."""
     if min(m, k, n) < 1:
         raise ValueError(f"GEMM dims must be >= 1, got m={m} k={k} n={n}")
     a, conv = device.arch, device.converters
@@ -138,7 +140,7 @@ def plan_gemm(m: int, k: int, n: int, device: Device, *, weights_static: bool = 
     dac_lanes = conv.dac_conversions_per_cycle or R
     adc_lanes = conv.adc_conversions_per_cycle or C
     T, J = math.ceil(k / R), math.ceil(n / C)
-    spilled, mc = chunk_rows(m, k, n, device)
+    spilled, mc = chunking or chunk_rows(m, k, n, device)
     chunks = row_chunks(m, k, n, mc, spilled, a)
     jobs = []
     idx = 0

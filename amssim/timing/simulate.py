@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from ..config.device import Device
 from ..errors import ConfigError
 from .closed_form import plan_times
+from .extrapolate import exact_limit, instance_jobs, time_large_instance
 from .mapping import plan_gemm
 from .model import simulate_plan
 from .result import (ACTIONS, LayerTiming, TimingResult, component_counts,
@@ -45,18 +46,18 @@ class InstanceTiming:
 
 
 def time_instance(m: int, k: int, n: int, device: Device, *, weights_static: bool = True,
-                  engine: str = "simpy", on_retire=None, plan=None) -> InstanceTiming:
+                  engine: str = "simpy", on_retire=None, plan=None, chunking=None) -> InstanceTiming:
     """Simulate one (m, k) x (n, k)^T instance with the chosen engine ("auto": the simpy
     event model, or the identical closed form for plans over :data:`SIMPY_MAX_JOBS` jobs
-    when no functional model is driven)."""
+    when no functional model is driven); ``chunking`` as :func:`~amssim.timing.mapping.plan_gemm`."""
     digital = getattr(device, "kind", "analog") == "digital"
     if plan is None:
         if digital:
             from .systolic import plan_systolic
 
-            plan = plan_systolic(m, k, n, device, weights_static=weights_static)
+            plan = plan_systolic(m, k, n, device, weights_static=weights_static, chunking=chunking)
         else:
-            plan = plan_gemm(m, k, n, device, weights_static=weights_static)
+            plan = plan_gemm(m, k, n, device, weights_static=weights_static, chunking=chunking)
     if engine == "auto":
         engine = "simpy" if on_retire is not None or len(plan.jobs) <= SIMPY_MAX_JOBS else "closed_form"
     if engine == "simpy":
@@ -151,7 +152,14 @@ def simulate_timing(ops: Sequence, device: Device, batch: int = 1, *,
         instances = op.count if static else op.count * batch
         key = (m, op.k, op.n, static)
         if key not in cache:
-            cache[key] = time_instance(m, op.k, op.n, device, weights_static=static, engine=engine)
+            if instance_jobs(m, op.k, op.n, device) > exact_limit():
+                def one(mm, kk, nn, chunking, static=static):
+                    return time_instance(mm, kk, nn, device, weights_static=static, engine=engine,
+                                         chunking=chunking)
+
+                cache[key] = time_large_instance(m, op.k, op.n, device, time_one=one, name=str(op.name))
+            else:
+                cache[key] = time_instance(m, op.k, op.n, device, weights_static=static, engine=engine)
         layers.append(layer_from_instances(
             name=str(op.name), layer=int(getattr(op, "layer", i)), m=m, k=op.k, n=op.n,
             instances=instances, weights_static=static, inst=cache[key]))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from .mapping import GemmPlan, TileJob, cycles_for_bytes, row_chunks
+from .mapping import GemmPlan, TileJob, chunk_rows, cycles_for_bytes, row_chunks
 from .result import add_chunk_traffic
 
 #: streaming stages of a systolic array job
@@ -65,21 +65,16 @@ def array_depth(device) -> int:
     return depth + (a.array_rows if a.dataflow == "os" else 0)
 
 
-def _chunking(m, k, n, a):
-    per_row = (k + n) * a.activation_bytes
-    if m * per_row <= a.sram_bytes:
-        return False, m
-    return True, max(1, min(m, a.sram_bytes // (2 * per_row)))
-
-
-def plan_systolic(m: int, k: int, n: int, device, *, weights_static: bool = True) -> GemmPlan:
-    """Chunks and fold jobs of one (M, K) x (N, K)^T product on a digital ``device``."""
+def plan_systolic(m: int, k: int, n: int, device, *, weights_static: bool = True,
+                  chunking: tuple[bool, int] | None = None) -> GemmPlan:
+    """Chunks and fold jobs of one (M, K) x (N, K)^T product on a digital ``device``
+    (``chunking``: (spilled, rows per chunk) instead of :func:`~amssim.timing.mapping.chunk_rows`)."""
     if min(m, k, n) < 1:
         raise ValueError(f"GEMM dims must be >= 1, got m={m} k={k} n={n}")
     a = device.arch
     R, C, A = a.array_rows, a.array_cols, a.arrays
     os_flow = a.dataflow == "os"
-    spilled, mc = _chunking(m, k, n, a)
+    spilled, mc = chunking or chunk_rows(m, k, n, device)
     chunks = row_chunks(m, k, n, mc, spilled, a)
     J = math.ceil(n / C)
     jobs = []
