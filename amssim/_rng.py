@@ -23,7 +23,7 @@ from enum import IntEnum
 import numpy as np
 
 from ._jit import njit
-from .errors import ConfigError
+from .errors import ConfigError, short_repr
 
 _M32 = 0xFFFFFFFF
 _C1 = 0x7FEB352D
@@ -58,8 +58,7 @@ def stream_key(seed: int, stream: int, layer: int = 0) -> tuple[np.uint32, np.ui
     seed would silently collide with its value modulo 2^64), ``layer`` >= 0."""
     seed = int(seed)
     if not 0 <= seed <= 0xFFFFFFFFFFFFFFFF:
-        shown = seed if seed.bit_length() <= 200 else f"<integer of {seed.bit_length()} bits>"
-        raise ConfigError(f"seed must be an integer in 0..2^64-1, got {shown}")
+        raise ConfigError(f"seed must be an integer in 0..2^64-1, got {short_repr(seed)}")
     h = _splitmix64(seed & 0xFFFFFFFFFFFFFFFF)
     h = _splitmix64(h ^ (int(stream) & 0xFFFFFFFF))
     h = _splitmix64(h ^ ((int(layer) & 0xFFFFFFFFFFFF) << 16))

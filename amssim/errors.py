@@ -11,6 +11,15 @@ ValueError from a bug must never pass for bad input (it exits 1).
 from __future__ import annotations
 
 
+def short_repr(value, limit: int = 60) -> str:
+    """repr() for an error message: cut to ``limit`` characters, and an integer too long to
+    print usefully (repr itself refuses beyond 4300 digits) shown by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<integer of {value.bit_length()} bits>"
+    r = repr(value)
+    return r if len(r) <= limit else f"{r[:limit - 15]}...{r[-12:]}"
+
+
 class AmssimError(Exception):
     """Base class of every error amssim raises on purpose."""
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CalibrationError
+from ..errors import CalibrationError, short_repr
 from ..limits import check_bytes, check_count
 from ..signal.config import BITS_MAX, BITS_MIN, TILE_WIDTH_MAX
 
@@ -82,8 +82,7 @@ def load_meta(path: str | None) -> Metadata:
         if isinstance(v, bool) or not ok or not finite or (lo is not None and v < lo) \
                 or (hi is not None and v > hi):
             rng = f" in {lo}..{hi}" if hi is not None else (f" >= {lo}" if lo is not None else "")
-            shown = repr(v) if not (isinstance(v, int) and abs(v) >= 2**63) else f"<integer of {v.bit_length()} bits>"
-            raise CalibrationError(f"{path}: {key} = {shown[:80]}: expected {kind.__name__}{rng}")
+            raise CalibrationError(f"{path}: {key} = {short_repr(v)}: expected {kind.__name__}{rng}")
         kw[key] = kind(v)
 
     num("adc_bits", int, BITS_MIN, BITS_MAX)  # the device schema's bounds

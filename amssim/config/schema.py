@@ -14,7 +14,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-from ..errors import DeviceError
+from ..errors import DeviceError, short_repr
 
 KINDS = ("int", "float", "bool", "str", "floats")
 
@@ -44,16 +44,8 @@ def section_fields(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls) if "kind" in f.metadata}
 
 
-def _short_repr(value, limit: int = 60) -> str:
-    """repr() cut to ``limit`` characters (huge integers: repr itself may refuse them)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
-        return f"<integer of about {int(value.bit_length() * 0.30103)} digits>"
-    r = repr(value)
-    return r if len(r) <= limit else f"{r[:limit - 15]}...{r[-12:]}"
-
-
 def _bad(section: str, key: str, value, why: str) -> DeviceError:
-    return DeviceError(f"[{section}] {key} = {_short_repr(value)}: {why}")
+    return DeviceError(f"[{section}] {key} = {short_repr(value)}: {why}")
 
 
 def coerce(section: str, key: str, kind: str, value):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import asdict, dataclass, field
 
-from ..errors import ConfigError
+from ..errors import ConfigError, short_repr
 from ..limits import MAX_COUNT, MAX_DNF_BINS, MAX_FINETUNE_EPOCHS, MAX_SEED, MAX_THREADS
 
 METHODS = ("dnf", "qat")
@@ -14,9 +14,8 @@ METHODS = ("dnf", "qat")
 def _int(name, v, lo, hi=None):
     bad = isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) < lo
     if bad or (hi is not None and int(v) > hi):
-        shown = f"<integer of {int(v).bit_length()} bits>" if not bad and int(v).bit_length() > 200 else repr(v)
         rng = f">= {lo}" if hi is None else f"in {lo}..{hi:,}"
-        raise ConfigError(f"{name} must be an integer {rng}, got {shown}")
+        raise ConfigError(f"{name} must be an integer {rng}, got {short_repr(v)}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from ..errors import ConfigError
+from ..errors import ConfigError, short_repr
 
 #: the run modes (docs/architecture.md §2): numerics and timing side by side, the timing
 #: model driving the numerics tile by tile, or shapes only
@@ -34,19 +34,14 @@ class RunOptions:
         for key in ("batch", "eval_batch"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_RUN_BATCH:
-                raise ConfigError(f"run.{key} = {_short(v)}: must be an integer in 1..{MAX_RUN_BATCH}")
+                raise ConfigError(f"run.{key} = {short_repr(v)}: must be an integer in 1..{MAX_RUN_BATCH}")
         if isinstance(self.limit, bool) or not isinstance(self.limit, int) or not 0 <= self.limit < 2**63:
-            raise ConfigError(f"run.limit = {_short(self.limit)}: must be an integer in 0..2^63-1")
+            raise ConfigError(f"run.limit = {short_repr(self.limit)}: must be an integer in 0..2^63-1")
 
 
 #: largest run.batch / run.eval_batch (a 32-bit count; more inferences per weight load
 #: than any memory could hold, and keeps cycle and byte counts far from float overflow)
 MAX_RUN_BATCH = 2**31 - 1
-
-
-def _short(v) -> str:
-    r = repr(v) if not (isinstance(v, int) and v.bit_length() > 200) else f"<integer of {v.bit_length()} bits>"
-    return r if len(r) <= 60 else r[:45] + "..." + r[-12:]
 
 
 RUN_KEYS = {"format": str, "weight_format": str, "batch": int, "limit": int, "eval_batch": int}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, short_repr
 from .backends import make_backend
 from .cost import timing_and_energy
 from .device import resolve_device
@@ -50,8 +50,7 @@ def simulate(trace, device="abfp-paper", *, mode: str = "accuracy", seed: int = 
     if mode not in MODES:
         raise ConfigError(f"--mode {mode!r}: must be one of {', '.join(MODES)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
-        shown = repr(seed) if not (isinstance(seed, int) and seed.bit_length() > 200) else "<huge integer>"
-        raise ConfigError(f"--seed {shown}: must be an integer in 0..2^64-1")
+        raise ConfigError(f"--seed {short_repr(seed)}: must be an integer in 0..2^64-1")
     overrides = {str(k): v for k, v in (overrides or {}).items()}
     dev, opts = resolve_device(device, overrides)
     tr = load_workload(trace)
