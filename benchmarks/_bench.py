@@ -49,3 +49,32 @@ def record(bench: str, case: str, value, *, unit: str = "ratio", target: str = "
     with open(path, "a") as f:
         f.write(json.dumps({"bench": bench, "case": case, "value": value, "unit": unit,
                             "target": target}) + "\n")
+
+
+def zoo_trace(cache_dir: str, name: str, build):
+    """A Hugging Face model with random weights imported with ``from_torch`` once and cached in
+    ``cache_dir/name``. ``build()`` -> (model, example input, evaluation inputs); the labels
+    are the model's own float32 predictions (random weights have no task)."""
+    from amssim.trace import from_torch, load_trace
+
+    d = os.path.join(cache_dir, name)
+    if os.path.exists(os.path.join(d, "manifest.json")):
+        return load_trace(d)
+    import torch
+
+    torch.manual_seed(0)
+    hf, x, ev = build()
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, a):
+            return self.inner(a).logits
+
+    model = Logits(hf.eval()).eval()
+    with torch.no_grad():
+        labels = model(ev).argmax(1).numpy()
+    print(f"  importing {name} into {d} ...", flush=True)
+    return from_torch(model, x, ev, labels, d, name=name, overwrite=True, reference=False)

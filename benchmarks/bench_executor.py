@@ -19,7 +19,7 @@ import glob
 import os
 import tracemalloc
 
-from _bench import interleaved, median, median_ratio, record, threads
+from _bench import interleaved, median, median_ratio, record, threads, zoo_trace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -35,41 +35,20 @@ def _peak_mb(fn):
 
 def _zoo_traces(cache_dir, samples):
     """ResNet-50 (224x224) and BERT-base (sequence 128) with random weights, imported once."""
-    from amssim.trace import from_torch, load_trace
+    import torch
+    import transformers as T
 
-    out = []
-    for name in ("resnet50-random", "bert-base-random"):
-        d = os.path.join(cache_dir, name)
-        if os.path.exists(os.path.join(d, "manifest.json")):
-            out.append(load_trace(d))
-            continue
-        import torch
-        import transformers as T
+    def resnet():
+        m = T.ResNetForImageClassification(T.ResNetConfig(num_labels=10))  # ResNet-50 layout
+        ev = torch.randn(samples, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+        return m, torch.randn(2, 3, 224, 224), ev
 
-        torch.manual_seed(0)
-        if name.startswith("resnet"):
-            m = T.ResNetForImageClassification(T.ResNetConfig(num_labels=10))  # ResNet-50 layout
-            x = torch.randn(2, 3, 224, 224)
-            ev = torch.randn(samples, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-        else:
-            m = T.BertForSequenceClassification(T.BertConfig(num_labels=2))  # BERT-base layout
-            x = torch.randint(0, 30522, (2, 128))
-            ev = torch.randint(0, 30522, (samples, 128), generator=torch.Generator().manual_seed(1))
+    def bert():
+        m = T.BertForSequenceClassification(T.BertConfig(num_labels=2))  # BERT-base layout
+        ev = torch.randint(0, 30522, (samples, 128), generator=torch.Generator().manual_seed(1))
+        return m, torch.randint(0, 30522, (2, 128)), ev
 
-        class Logits(torch.nn.Module):
-            def __init__(self, inner):
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, a):
-                return self.inner(a).logits
-
-        model = Logits(m.eval()).eval()
-        with torch.no_grad():
-            labels = model(ev).argmax(1).numpy()
-        print(f"  importing {name} into {d} ...", flush=True)
-        out.append(from_torch(model, x, ev, labels, d, name=name, overwrite=True, reference=False))
-    return out
+    return [zoo_trace(cache_dir, "resnet50-random", resnet), zoo_trace(cache_dir, "bert-base-random", bert)]
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ import argparse
 import os
 
 import numpy as np
-from _bench import interleaved, median, median_ratio, record, threads
+from _bench import interleaved, median, median_ratio, record, threads, zoo_trace
 
 
 class _PerGroup:
@@ -39,32 +39,15 @@ class _PerGroup:
 
 
 def _mobilenet_v2(cache_dir, samples):
-    from amssim.trace import from_torch, load_trace
+    def build():
+        import torch
+        import transformers as T
 
-    d = os.path.join(cache_dir, f"mobilenetv2-96-random-{samples}")
-    if os.path.exists(os.path.join(d, "manifest.json")):
-        return load_trace(d)
-    import torch
-    import transformers as T
+        m = T.MobileNetV2ForImageClassification(T.MobileNetV2Config(image_size=96, num_labels=10))
+        ev = torch.randn(samples, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+        return m, torch.randn(2, 3, 96, 96), ev
 
-    torch.manual_seed(0)
-    m = T.MobileNetV2ForImageClassification(T.MobileNetV2Config(image_size=96, num_labels=10))
-
-    class Logits(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, a):
-            return self.inner(a).logits
-
-    model = Logits(m.eval()).eval()
-    ev = torch.randn(samples, 3, 96, 96, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        labels = model(ev).argmax(1).numpy()
-    print(f"  importing MobileNetV2 into {d} ...", flush=True)
-    return from_torch(model, torch.randn(2, 3, 96, 96), ev, labels, d, name="mobilenetv2-96-random",
-                      overwrite=True, reference=False)
+    return zoo_trace(cache_dir, f"mobilenetv2-96-random-{samples}", build)
 
 
 def main(argv=None) -> int:
