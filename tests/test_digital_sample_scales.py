@@ -125,3 +125,25 @@ def test_static_weights_are_quantised_once_and_bit_identical(rng, monkeypatch):
     assert len(calls) == 2
     with pytest.raises(ConfigError, match="qw"):
         digital_matmul(x, w, "int8", "int8", qw=np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize("fmt", ["int8", "int4", "int8_pc", "mxfp8_e4m3"])
+@pytest.mark.parametrize("rounding", ["nearest_even", "stochastic"])
+def test_quantize_tensor_rows_equals_quantising_each_tensor_alone(rng, fmt, rounding):
+    """One call with tensor_rows = R is bit-identical to one call per stack of R rows (the oracle:
+    separate per-tensor scales and the same stochastic-rounding indices); a sample with NaN-free
+    zeros gets scale 1 as alone."""
+    x = rng.standard_normal((12, 7)).astype(np.float32) * np.repeat(rng.uniform(0.01, 100, 4), 3)[:, None]
+    x[3:6] = 0
+    got = quantize(x, fmt, rounding=rounding, seed=3, layer=1, index_offset=70, salt=1, tensor_rows=3)
+    want = np.concatenate([quantize(x[s:s + 3], fmt, rounding=rounding, seed=3, layer=1, index_offset=70 + s * 7,
+                                    salt=1) for s in range(0, 12, 3)])
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("bad", [0, 5, True, 2.5])
+def test_quantize_bad_tensor_rows(rng, bad):
+    with pytest.raises(ConfigError, match="tensor_rows"):
+        quantize(rng.standard_normal((12, 7)).astype(np.float32), "int8", tensor_rows=bad)
+    with pytest.raises(ConfigError, match="tensor_rows"):
+        quantize(rng.standard_normal((2, 3, 4)).astype(np.float32), "int8", tensor_rows=1)

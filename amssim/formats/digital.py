@@ -55,11 +55,9 @@ def digital_matmul(x, w, fmt_x, fmt_w, accumulate: str = "fp32", seed=None, laye
                           f"got {sample_rows!r}")
     k = xa.shape[1]
     m = xa.shape[0]
-    step = int(sample_rows) if sample_rows is not None and get_format(fmt_x).tensor_scaled else max(m, 1)
-    parts = [quantize(xa[r0:r0 + step], fmt_x, axis=-1, rounding=rounding, seed=seed, layer=layer,
-                      index_offset=(int(row_offset) + r0) * k, salt=SALT_X, argument="x")
-             for r0 in range(0, max(m, 1), step)]
-    qx = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    rows = int(sample_rows) if sample_rows is not None and get_format(fmt_x).tensor_scaled and m else None
+    qx = quantize(xa, fmt_x, axis=-1, rounding=rounding, seed=seed, layer=layer, index_offset=int(row_offset) * k,
+                  salt=SALT_X, argument="x", tensor_rows=rows)
     if qw is None:
         qw = quantize(wa, fmt_w, axis=-1, rounding=rounding, seed=seed, layer=layer, salt=SALT_W, argument="w")
     elif qw.shape != wa.shape or qw.dtype != np.float32:

@@ -69,6 +69,9 @@ class IntSpec(FormatSpec):
         ax = np.abs(np.where(finite, x, np.float32(0))) if nbad else np.abs(x)
         if self.per_channel:
             amax = ax.max(axis=1) if x.shape[1] else np.zeros(x.shape[0], np.float32)
+        elif ctx.group_rows and ax.size:  # one scale per stacked tensor of group_rows rows
+            g = ctx.group_rows
+            amax = np.repeat(ax.reshape(x.shape[0] // g, g * x.shape[1]).max(axis=1), g)
         else:
             amax = np.full(x.shape[0], ax.max() if ax.size else 0.0, dtype=np.float32)
         scales = _scales(amax, self.qmax)

@@ -130,7 +130,8 @@ def _keys(mode: RoundingMode, seed, layer: int):
 
 
 def quantize(x, fmt, axis: int = -1, rounding="nearest_even", seed=None, *, layer: int = 0,
-             index_offset: int = 0, salt: int = 0, argument: str = "x") -> np.ndarray:
+             index_offset: int = 0, salt: int = 0, argument: str = "x",
+             tensor_rows: int | None = None) -> np.ndarray:
     """Fake-quantise ``x`` to format ``fmt`` (quantise then dequantise).
 
     Returns a float32 array of ``x``'s shape holding values representable in the
@@ -139,6 +140,9 @@ def quantize(x, fmt, axis: int = -1, rounding="nearest_even", seed=None, *, laye
     nearest_even, nearest_away, toward_zero, stochastic; stochastic needs ``seed``
     and draws from stream STOCHASTIC_ROUNDING of ``layer`` keyed by each element's
     flat (C-order) index in ``x`` plus ``index_offset``; ``salt`` separates operands.
+    ``tensor_rows`` (2-D ``x``, ``axis`` -1): ``x`` is a stack of tensors of that many rows
+    each; a per-tensor-scaled format (``int{b}``) takes one scale per tensor, exactly as
+    quantising each one alone; other formats ignore it.
     Raises FormatError (bad name), ConfigError (bad argument) and
     NonFiniteInputError (NaN/Inf in ``x``).
     """
@@ -170,7 +174,17 @@ def quantize(x, fmt, axis: int = -1, rounding="nearest_even", seed=None, *, laye
     x2 = np.ascontiguousarray(moved).reshape(-1, length)
     base = (np.arange(outer, dtype=np.int64)[:, None] * (length * inner)
             + np.arange(inner, dtype=np.int64)[None, :]).reshape(-1) + int(index_offset)
-    ctx = RunContext(mode, k0, k1, base, inner, int(index_offset), int(salt))
+    group = 0
+    if tensor_rows is not None:
+        if arr.ndim != 2 or ax != 1:
+            raise ConfigError(f"tensor_rows needs a 2-D {argument} quantised along its last axis, "
+                              f"got shape {arr.shape} and axis={axis}")
+        if isinstance(tensor_rows, bool) or not isinstance(tensor_rows, (int, np.integer)) \
+                or tensor_rows < 1 or arr.shape[0] % tensor_rows:
+            raise ConfigError(f"tensor_rows must be a positive integer dividing the {arr.shape[0]} rows of "
+                              f"{argument}, got {tensor_rows!r}")
+        group = int(tensor_rows) if spec.tensor_scaled else 0
+    ctx = RunContext(mode, k0, k1, base, inner, int(index_offset), int(salt), group)
     out2, nbad = spec._run_rows(x2, ctx)
     _check_bad(nbad, argument, arr)
     out = np.moveaxis(out2.reshape(moved.shape), -1, ax)

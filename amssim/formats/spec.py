@@ -17,7 +17,9 @@ class RunContext:
     ``base[r]`` is the flat index (in the caller's array, plus ``index_offset``) of
     the first element of row r of the 2-D working view; ``col_stride`` is the flat
     index step along the blocked axis. ``salt`` separates operands that share a
-    seed and layer (e.g. the two operands of a digital GEMM).
+    seed and layer (e.g. the two operands of a digital GEMM). ``group_rows`` (> 0): a
+    tensor-scaled format takes one scale per group of that many consecutive rows (a stack
+    of tensors) instead of one for all rows.
     """
 
     mode: RoundingMode
@@ -27,6 +29,7 @@ class RunContext:
     col_stride: int
     index_offset: int
     salt: int
+    group_rows: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
