@@ -17,7 +17,8 @@ from ..errors import ResourceLimitError
 from ..limits import check_count, max_memory_bytes
 from .extrapolate import instance_jobs
 
-#: timing mode simulates at most this many tile jobs per GEMM instance (above: refused)
+#: full mode simulates at most this many tile jobs per GEMM instance (above: refused; timing and
+#: accuracy modes extrapolate above extrapolate.exact_limit instead)
 MAX_TIMING_JOBS = 2_000_000
 #: tiles (compute units) the event model handles; every tile keeps its own queues and processes
 MAX_TIMING_TILES = 65_536
